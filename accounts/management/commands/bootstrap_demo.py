@@ -1,0 +1,50 @@
+import os
+import secrets
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts import services
+from accounts.models import Role, User
+from accounts.roles import role_of, sync_role_groups
+
+DEMO_USERS = (
+    ("admin", Role.ADMIN),
+    ("user", Role.USER),
+    ("viewer", Role.VIEWER),
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the role groups and the demo users admin, user and viewer (idempotent). "
+        "Passwords come from DEMO_PASSWORD; without it each new user gets a generated "
+        "password, printed once. Existing users keep their password unless DEMO_PASSWORD is set."
+    )
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        sync_role_groups()
+        password = os.environ.get("DEMO_PASSWORD") or None
+        lines = []
+        for username, role in DEMO_USERS:
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                chosen = password or secrets.token_urlsafe(12)
+                user = services.user_create(
+                    username=username, role=role, email=f"{username}@example.com",
+                    password=chosen,
+                )
+                lines.append(f"  {username:<7} role={role.value:<7} password={chosen}")
+                continue
+            if role_of(user) != role:
+                services.role_set(user=user, role=role)
+            if password and not user.check_password(password):
+                user.set_password(password)
+                user.save(update_fields=["password"])
+                lines.append(f"  {username:<7} role={role.value:<7} password reset from DEMO_PASSWORD")
+        if lines:
+            self.stdout.write("Demo users (shown once; sign in at http://127.0.0.1:8000):")
+            self.stdout.write("\n".join(lines))
+        else:
+            self.stdout.write("Demo users already exist; passwords unchanged.")

@@ -1,0 +1,111 @@
+"""Daily quotas: limits from role defaults or per-user overrides, reserved atomically."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from datetime import timezone as dt_timezone
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import QuotaKind, QuotaUsage, UserQuota
+from accounts.roles import role_of
+
+
+class QuotaExceeded(Exception):
+    def __init__(self, status):
+        super().__init__(f"Daily quota for {status.kind} exhausted")
+        self.status = status
+
+
+@dataclass(frozen=True)
+class QuotaStatus:
+    kind: str
+    limit: int
+    used: int
+    resets_at: datetime
+
+    @property
+    def remaining(self):
+        return max(self.limit - self.used, 0)
+
+    @property
+    def percent_used(self):
+        return 100 if self.limit == 0 else min(round(100 * self.used / self.limit), 100)
+
+    @property
+    def label(self):
+        return QuotaKind(self.kind).label
+
+    def retry_after_seconds(self, now=None):
+        now = now or timezone.now()
+        return max(int((self.resets_at - now).total_seconds()) + 1, 1)
+
+    def headers(self, *, exceeded=False):
+        headers = {"X-Quota-Limit": str(self.limit), "X-Quota-Remaining": str(self.remaining)}
+        if exceeded:
+            headers["Retry-After"] = str(self.retry_after_seconds())
+        return headers
+
+
+def quota_day(now=None):
+    """Quotas reset at midnight UTC."""
+    return (now or timezone.now()).astimezone(dt_timezone.utc).date()
+
+
+def _resets_at(day: date):
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=dt_timezone.utc)
+
+
+def quota_limit(user, kind):
+    override = UserQuota.objects.filter(user=user).first()
+    value = override.override_for(kind) if override else None
+    if value is not None:
+        return value
+    role = role_of(user)
+    return settings.QUOTA_DEFAULTS.get(role.value if role else "viewer", {}).get(
+        f"{kind}_per_day", 0
+    )
+
+
+def quota_status(user, kind, *, now=None):
+    day = quota_day(now)
+    used = (
+        QuotaUsage.objects.filter(user=user, kind=kind, day=day)
+        .values_list("used", flat=True)
+        .first()
+    ) or 0
+    return QuotaStatus(kind=kind, limit=quota_limit(user, kind), used=used, resets_at=_resets_at(day))
+
+
+def quota_statuses(user, *, now=None):
+    return [quota_status(user, kind, now=now) for kind in QuotaKind]
+
+
+_RESERVE_SQL = (
+    f"UPDATE {QuotaUsage._meta.db_table} SET used = used + %s "  # noqa: S608 - table name is ours
+    "WHERE user_id = %s AND kind = %s AND day = %s AND used + %s <= %s RETURNING used"
+)
+
+
+def quota_reserve(*, user, kind, units, now=None):
+    """Take `units` from today's quota or take nothing and raise QuotaExceeded.
+
+    One conditional UPDATE does the check and the increment, so concurrent callers can never
+    overshoot: PostgreSQL re-checks the condition after waiting for the row lock.
+    """
+    if units < 1:
+        raise ValueError("units must be positive")
+    kind = QuotaKind(kind)
+    day = quota_day(now)
+    limit = quota_limit(user, kind)
+    with transaction.atomic():
+        QuotaUsage.objects.bulk_create(
+            [QuotaUsage(user=user, kind=kind, day=day, used=0)], ignore_conflicts=True
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(_RESERVE_SQL, [units, user.pk, kind.value, day, units, limit])
+            row = cursor.fetchone()
+    if row is None:
+        raise QuotaExceeded(quota_status(user, kind, now=now))
+    return QuotaStatus(kind=kind, limit=limit, used=row[0], resets_at=_resets_at(day))

@@ -1,0 +1,63 @@
+"""Project-wide fixtures: role users, API tokens, and a guard that tests run on PostgreSQL."""
+
+import os
+
+import pytest
+from django.db import connection
+
+from accounts.models import Role, TokenScope
+from accounts.tests.factories import UserFactory, make_token
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _require_postgresql(django_db_setup, django_db_blocker):
+    """The suite's promises (atomic quotas, append-only triggers) are PostgreSQL's."""
+    if os.environ.get("ALLOW_SQLITE_TESTS"):
+        return
+    with django_db_blocker.unblock():
+        vendor = connection.vendor
+    if vendor != "postgresql":
+        pytest.exit(
+            f"The suite needs PostgreSQL but DATABASE_URL points at {vendor}: run `make test`.",
+            returncode=3,
+        )
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", role=Role.ADMIN)
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(username="user", role=Role.USER)
+
+
+@pytest.fixture
+def viewer(db):
+    return UserFactory(username="viewer", role=Role.VIEWER)
+
+
+@pytest.fixture
+def role_users(admin_user, user, viewer):
+    return {Role.ADMIN: admin_user, Role.USER: user, Role.VIEWER: viewer}
+
+
+@pytest.fixture
+def bearer():
+    """Build the Authorization header for a plaintext token."""
+
+    def build(plaintext):
+        return {"HTTP_AUTHORIZATION": f"Bearer {plaintext}"}
+
+    return build
+
+
+@pytest.fixture
+def user_token(user):
+    return make_token(user, scope=TokenScope.ALL)[1]
+
+
+@pytest.fixture
+def viewer_token(viewer):
+    return make_token(viewer, scope=TokenScope.READ)[1]

@@ -1,0 +1,49 @@
+"""The Celery app: configured from Django settings (CELERY_*), request ids carried into tasks."""
+
+import os
+
+from celery import Celery, signals
+
+from portal.request_context import request_id_var
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+app = Celery("portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+REQUEST_ID_TASK_HEADER = "request_id"
+
+
+@signals.before_task_publish.connect
+def _attach_request_id(headers=None, **_):
+    request_id = request_id_var.get()
+    if headers is not None and request_id and REQUEST_ID_TASK_HEADER not in headers:
+        headers[REQUEST_ID_TASK_HEADER] = request_id
+
+
+@signals.task_prerun.connect
+def _restore_request_id(task=None, **_):
+    if task is None:
+        return
+    # Eager tasks run inside the request, so the current id stays when no header came.
+    request_id = getattr(task.request, REQUEST_ID_TASK_HEADER, None) or request_id_var.get()
+    task._request_id_token = request_id_var.set(request_id)
+
+
+@signals.task_postrun.connect
+def _clear_request_id(task=None, **_):
+    token = getattr(task, "_request_id_token", None)
+    if token is not None:
+        request_id_var.reset(token)
+        task._request_id_token = None
+
+
+@signals.setup_logging.connect
+def _use_django_logging(**_):
+    """Keep Django's JSON logging in workers instead of Celery's own handlers."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)

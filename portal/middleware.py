@@ -1,0 +1,50 @@
+"""Request id on every request and response, and one JSON log line per request."""
+
+import logging
+import time
+
+from portal.http import client_ip
+from portal.request_context import REQUEST_ID_HEADER, accept_request_id, request_id_var
+
+access_log = logging.getLogger("portal.request")
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
+        request.request_id = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            response[REQUEST_ID_HEADER] = request_id
+            self._log(request, response.status_code, started)
+            return response
+        finally:
+            request_id_var.reset(token)
+
+    @staticmethod
+    def _log(request, status, started):
+        user = getattr(request, "user", None)
+        api_user = getattr(request, "auth", None)
+        user_id = getattr(api_user, "pk", None) or (
+            user.pk if user is not None and user.is_authenticated else None
+        )
+        # The path only: query strings can carry secrets and are not needed to debug.
+        access_log.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            status,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "user_id": user_id,
+                "client_ip": client_ip(request),
+            },
+        )

@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from portal import health, views
+from portal.api import api
+
+portal_patterns = ([path("", views.dashboard, name="dashboard")], "portal")
+
+urlpatterns = [
+    path("", include(portal_patterns)),
+    path("", include("accounts.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("health", health.health, name="health"),
+    path("readiness", health.readiness, name="readiness"),
+    path("", include("django_prometheus.urls")),
+]
+
+handler403 = "portal.views.permission_denied"
+handler404 = "portal.views.page_not_found"
+handler500 = "portal.views.server_error"
