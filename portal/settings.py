@@ -220,7 +220,8 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "portal@localhost")
 
 # ---------------------------------------------------------------- static files
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "staticfiles"
+# Unset in DEBUG: whitenoise then serves straight from the finders, no collectstatic needed.
+STATIC_ROOT = env_str("STATIC_ROOT") or (None if DEBUG else VAR_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
