@@ -3,10 +3,15 @@
 import os
 
 import pytest
+from django.core.servers.basehttp import WSGIServer
 from django.db import connection
 
 from accounts.models import Role, TokenScope
 from accounts.tests.factories import UserFactory, make_token
+
+# The live test server keeps Django's listen backlog of 10; the concurrency tests open
+# dozens of connections at once, which would otherwise be reset before they are accepted.
+WSGIServer.request_queue_size = 128
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -61,3 +66,9 @@ def user_token(user):
 @pytest.fixture
 def viewer_token(viewer):
     return make_token(viewer, scope=TokenScope.READ)[1]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness costs ~0.3 s per user; tests do not need it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -26,6 +26,10 @@ class User(AbstractUser):
 
     objects = UserManager()
 
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._role_cache = False  # groups may have changed too
+
     @property
     def role(self):
         from accounts.roles import role_of

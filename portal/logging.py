@@ -29,6 +29,11 @@ def redact(text):
     return text
 
 
+SENSITIVE_KEY = re.compile(r"(?i)password|passwd|secret|token|authorization|api_key|cookie")
+# Attributes every LogRecord has; never treated as sensitive extras.
+_RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id"}
+
+
 class RequestIdFilter(logging.Filter):
     def filter(self, record):
         if not getattr(record, "request_id", None):
@@ -45,7 +50,11 @@ class RedactSecretsFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         for key, value in list(vars(record).items()):
-            if key not in ("msg", "args") and isinstance(value, str):
+            if key in ("msg", "args"):
+                continue
+            if key not in _RECORD_ATTRIBUTES and SENSITIVE_KEY.search(key):
+                setattr(record, key, REDACTED)
+            elif isinstance(value, str):
                 setattr(record, key, redact(value))
         if record.exc_info and not record.exc_text:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))

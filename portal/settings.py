@@ -62,24 +62,8 @@ DATABASE_URL = env_str("DATABASE_URL")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 CACHE_URL = env_str("CACHE_URL")
 
-if not DEBUG:
-    problems = config.production_problems(
-        {
-            "parse_errors": _parse_errors,
-            "SECRET_KEY": SECRET_KEY,
-            "ALLOWED_HOSTS": ALLOWED_HOSTS,
-            "DATABASE_URL": DATABASE_URL,
-            "CELERY_BROKER_URL": CELERY_BROKER_URL,
-            "CACHE_URL": CACHE_URL,
-            "CSRF_TRUSTED_ORIGINS": CSRF_TRUSTED_ORIGINS,
-        }
-    )
-    if problems:
-        config.exit_with_problems(
-            [*problems, "(for the local demo set DEBUG=true, or run `make run`)"]
-        )
-elif not SECRET_KEY:
-    # Dev only: a fixed key keeps sessions across restarts; production refuses it above.
+if DEBUG and not SECRET_KEY:
+    # Dev only: a fixed key keeps sessions across restarts; production refuses it (end of file).
     SECRET_KEY = "django-insecure-embedded-demo-key-never-use-in-production"  # noqa: S105
 
 ROOT_URLCONF = "portal.urls"
@@ -153,8 +137,10 @@ TEMPLATES = [
 if DATABASE_URL:
     try:
         DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+        DATABASES["default"]["ENGINE"]  # noqa: B018 - an unknown scheme parses to {}
     except Exception as exc:  # noqa: BLE001 - any parse failure is a config error
-        config.exit_with_problems([f"DATABASE_URL cannot be parsed ({exc})"])
+        _parse_errors.append(f"DATABASE_URL cannot be parsed ({type(exc).__name__}: {exc})")
+        DATABASES = {"default": {"ENGINE": "django.db.backends.dummy"}}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -343,3 +329,23 @@ LOGGING = {
         "celery": {"level": "INFO"},
     },
 }
+
+# ---------------------------------------------------------------- refuse bad configuration
+# Last, so every variable above has been read and every problem is reported at once.
+_problems = list(_parse_errors)
+if not DEBUG:
+    _problems = config.production_problems(
+        {
+            "parse_errors": _parse_errors,
+            "SECRET_KEY": SECRET_KEY,
+            "ALLOWED_HOSTS": ALLOWED_HOSTS,
+            "DATABASE_URL": DATABASE_URL,
+            "CELERY_BROKER_URL": env_str("CELERY_BROKER_URL"),
+            "CACHE_URL": CACHE_URL,
+            "CSRF_TRUSTED_ORIGINS": CSRF_TRUSTED_ORIGINS,
+        }
+    )
+    if _problems:
+        _problems.append("(for the local demo set DEBUG=true, or run `make run`)")
+if _problems:
+    config.exit_with_problems(_problems)

@@ -1,0 +1,151 @@
+"""Every URL × anonymous/viewer/user/admin → expected status, in one table.
+
+A new URL without a row here fails `test_every_url_has_a_row`.
+"""
+
+from http import HTTPStatus
+
+import pytest
+from django.urls import URLResolver, get_resolver
+
+from accounts.models import TokenScope
+from accounts.tests.factories import make_token
+
+OK, FOUND = HTTPStatus.OK, HTTPStatus.FOUND
+FORBIDDEN, NOT_FOUND = HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND
+UNAUTHORIZED = HTTPStatus.UNAUTHORIZED
+ROLES = ("anonymous", "viewer", "user", "admin")
+
+# Third-party sites we do not own route by route; sampled below instead.
+UNLISTED_PREFIXES = ("admin/",)
+
+
+def row(anonymous, viewer, user, admin):
+    return dict(zip(ROLES, (anonymous, viewer, user, admin), strict=True))
+
+
+PAGE = row(FOUND, OK, OK, OK)  # any signed-in role
+ADMIN_PAGE = row(FOUND, FORBIDDEN, FORBIDDEN, OK)
+PUBLIC = row(OK, OK, OK, OK)
+# Admin-only POST endpoints answer a plain (non-htmx) form post with a redirect.
+ADMIN_POST = row(FOUND, FORBIDDEN, FORBIDDEN, FOUND)
+GUEST_ONLY = row(OK, FOUND, FOUND, FOUND)  # allauth sends signed-in users on
+REDIRECT = row(FOUND, FOUND, FOUND, FOUND)
+API_READ = row(UNAUTHORIZED, OK, OK, OK)
+
+# route pattern -> (method, concrete path template, expected statuses)
+MATRIX = {
+    "": ("GET", "/", PAGE),
+    "tokens/": ("GET", "/tokens/", PAGE),
+    # The target is the admin's token: everyone else gets 404, never someone else's token.
+    "tokens/<int:pk>/revoke/": (
+        "POST", "/tokens/{admin_token}/revoke/", row(FOUND, NOT_FOUND, NOT_FOUND, FOUND),
+    ),
+    "users/": ("GET", "/users/", ADMIN_PAGE),
+    "users/<int:pk>/role/": ("POST", "/users/{viewer_id}/role/", ADMIN_POST),
+    "users/<int:pk>/quota/": ("POST", "/users/{viewer_id}/quota/", ADMIN_POST),
+    "audit/": ("GET", "/audit/", ADMIN_PAGE),
+    "health": ("GET", "/health", PUBLIC),
+    "readiness": ("GET", "/readiness", PUBLIC),
+    # Public in the app; nginx keeps it off the internet (deploy/).
+    "metrics": ("GET", "/metrics", PUBLIC),
+    "api/v1/openapi.json": ("GET", "/api/v1/openapi.json", PUBLIC),
+    "api/v1/docs": ("GET", "/api/v1/docs", PUBLIC),
+    "api/v1/me": ("GET", "/api/v1/me", API_READ),
+    "api/v1/": ("GET", "/api/v1/", row(NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND)),
+    # allauth
+    "accounts/login/": ("GET", "/accounts/login/", GUEST_ONLY),
+    "accounts/logout/": ("GET", "/accounts/logout/", row(FOUND, OK, OK, OK)),
+    "accounts/inactive/": ("GET", "/accounts/inactive/", PUBLIC),
+    # Signup is closed: allauth answers with its "sign up closed" page.
+    "accounts/signup/": ("GET", "/accounts/signup/", row(OK, FOUND, FOUND, FOUND)),
+    "accounts/reauthenticate/": ("GET", "/accounts/reauthenticate/", PAGE),
+    "accounts/email/": ("GET", "/accounts/email/", PAGE),
+    "accounts/confirm-email/": ("GET", "/accounts/confirm-email/", PUBLIC),
+    "accounts/password/change/": ("GET", "/accounts/password/change/", PAGE),
+    "accounts/password/set/": ("GET", "/accounts/password/set/", REDIRECT),
+    "accounts/password/reset/": ("GET", "/accounts/password/reset/", PUBLIC),
+    # Without a login in progress these pages send everyone on.
+    "accounts/login/code/confirm/": ("GET", "/accounts/login/code/confirm/", REDIRECT),
+    "accounts/^confirm-email/(?P<key>[-:\\w]+)/$": (
+        "GET", "/accounts/confirm-email/not-a-key/", PUBLIC,
+    ),
+    "accounts/password/reset/key/done/": ("GET", "/accounts/password/reset/key/done/", PUBLIC),
+    "accounts/^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$": (
+        "GET", "/accounts/password/reset/key/1-not-a-key/", PUBLIC,
+    ),
+    "accounts/password/reset/done/": ("GET", "/accounts/password/reset/done/", PUBLIC),
+    "accounts/2fa/": ("GET", "/accounts/2fa/", PAGE),
+    "accounts/2fa/authenticate/": ("GET", "/accounts/2fa/authenticate/", row(
+        FOUND, FOUND, FOUND, FOUND)),
+    "accounts/2fa/reauthenticate/": ("GET", "/accounts/2fa/reauthenticate/", REDIRECT),
+    # Activating TOTP first asks for the password again (reauthentication).
+    "accounts/2fa/totp/activate/": ("GET", "/accounts/2fa/totp/activate/", REDIRECT),
+    "accounts/2fa/totp/deactivate/": ("GET", "/accounts/2fa/totp/deactivate/", row(
+        FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND)),
+    "accounts/2fa/recovery-codes/": ("GET", "/accounts/2fa/recovery-codes/", row(
+        FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND)),
+    "accounts/2fa/recovery-codes/generate/": ("GET", "/accounts/2fa/recovery-codes/generate/",
+                                              REDIRECT),
+    "accounts/2fa/recovery-codes/download/": ("GET", "/accounts/2fa/recovery-codes/download/",
+                                              row(FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND)),
+}
+
+# Django admin, sampled: only admins (staff) get in.
+ADMIN_SITE = {
+    "/admin/": row(FOUND, FOUND, FOUND, OK),
+    "/admin/accounts/apitoken/": row(FOUND, FOUND, FOUND, OK),
+    "/admin/accounts/auditevent/": row(FOUND, FOUND, FOUND, OK),
+    "/admin/accounts/auditevent/add/": row(FOUND, FOUND, FOUND, FORBIDDEN),
+}
+
+
+def _routes(resolver, prefix=""):
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _routes(pattern, prefix + str(pattern.pattern))
+        else:
+            yield prefix + str(pattern.pattern)
+
+
+def test_every_url_has_a_row():
+    routes = {r for r in _routes(get_resolver()) if not r.startswith(UNLISTED_PREFIXES)}
+    assert routes - MATRIX.keys() == set(), "new URLs need a row in MATRIX"
+    assert MATRIX.keys() - routes == set(), "MATRIX lists URLs that no longer exist"
+
+
+@pytest.fixture
+def world(role_users):
+    admin_token, _ = make_token(role_users["admin"], scope=TokenScope.ALL)
+    tokens = {
+        "viewer": make_token(role_users["viewer"], scope=TokenScope.READ)[1],
+        "user": make_token(role_users["user"], scope=TokenScope.ALL)[1],
+        "admin": make_token(role_users["admin"], scope=TokenScope.ALL)[1],
+    }
+    ids = {"admin_token": admin_token.pk, "viewer_id": role_users["viewer"].pk}
+    return {"users": role_users, "tokens": tokens, "ids": ids}
+
+
+def _request(client, world, role, method, path):
+    headers = {}
+    if role != "anonymous":
+        client.force_login(world["users"][role])
+        if path.startswith("/api/"):
+            headers["HTTP_AUTHORIZATION"] = f"Bearer {world['tokens'][role]}"
+    return getattr(client, method.lower())(path, **headers)
+
+
+@pytest.mark.parametrize("route", sorted(MATRIX))
+@pytest.mark.parametrize("role", ROLES)
+def test_access(client, world, route, role):
+    method, template, expected = MATRIX[route]
+    path = template.format(**world["ids"])
+    response = _request(client, world, role, method, path)
+    assert response.status_code == expected[role], f"{role} {method} {path}"
+
+
+@pytest.mark.parametrize("path", sorted(ADMIN_SITE))
+@pytest.mark.parametrize("role", ROLES)
+def test_admin_site_access(client, world, path, role):
+    response = _request(client, world, role, "GET", path)
+    assert response.status_code == ADMIN_SITE[path][role], f"{role} GET {path}"

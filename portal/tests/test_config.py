@@ -1,0 +1,78 @@
+"""Production configuration: bad settings refused at start, `check --deploy` clean."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+GOOD_SECRET = "k3P9x-vQ2mZr7TnW4yLb8sHd1cFg6jKa0eRuIoXpNtMq5VwB2zCy"
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": GOOD_SECRET,
+    "ALLOWED_HOSTS": "portal.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://portal.example.com",
+    "DATABASE_URL": "postgres://portal:pw@127.0.0.1:5432/mlops_portal",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+def manage(*args, env):
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and k not in (
+        "CACHE_URL", "CELERY_TASK_ALWAYS_EAGER", "CELERY_RESULT_BACKEND")}
+    clean.update(env, PORTAL_ENV_FILE="", DJANGO_SETTINGS_MODULE="portal.settings")
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR, env=clean, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def test_production_settings_pass_check_deploy():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_every_problem_is_reported_at_once():
+    env = {
+        "DEBUG": "false",
+        "SECRET_KEY": "short",
+        "ALLOWED_HOSTS": "",
+        "DATABASE_URL": "mysql//nonsense",
+        "CELERY_BROKER_URL": "",
+        "CSRF_TRUSTED_ORIGINS": "portal.example.com",
+        "SECURE_HSTS_SECONDS": "a year",
+    }
+    result = manage("check", env=env)
+    assert result.returncode == 78
+    for name in ("SECRET_KEY is weak", "ALLOWED_HOSTS is empty", "DATABASE_URL",
+                 "CELERY_BROKER_URL is required", "CSRF_TRUSTED_ORIGINS",
+                 "SECURE_HSTS_SECONDS must be a whole number"):
+        assert name in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"SECRET_KEY": ""}, "SECRET_KEY is required"),
+        ({"SECRET_KEY": "django-insecure-" + "x" * 60}, "SECRET_KEY is weak"),
+        ({"SECRET_KEY": "a" * 60}, "SECRET_KEY is weak"),
+        ({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS must not contain '*'"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL is required"),
+        ({"DATABASE_URL": "postgres://h:notaport/db"}, "DATABASE_URL is not a valid URL"),
+        ({"CELERY_BROKER_URL": "http://127.0.0.1"}, "CELERY_BROKER_URL must use one of"),
+        ({"DEBUG": "maybe"}, "DEBUG must be true or false"),
+    ],
+)
+def test_one_bad_setting_is_named(override, message):
+    result = manage("check", env={**PRODUCTION_ENV, **override})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_debug_mode_needs_no_configuration():
+    result = manage("check", env={"DEBUG": "true", "DATABASE_URL": "", "CELERY_BROKER_URL": ""})
+    assert result.returncode == 0, result.stderr
