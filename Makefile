@@ -13,6 +13,7 @@ TEST_ENV := PORTAL_ENV_FILE= DEBUG=true \
 	DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/mlops_portal} \
 	CELERY_BROKER_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
 	CELERY_RESULT_BACKEND=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
+	CACHE_URL=$${TEST_CACHE_URL:-redis://127.0.0.1:6379/14} \
 	CELERY_TASK_ALWAYS_EAGER=true
 
 .PHONY: help run test test-fast lint format migrate

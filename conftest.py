@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from django.core.cache import cache
 from django.core.servers.basehttp import WSGIServer
 from django.db import connection
 
@@ -72,3 +73,9 @@ def viewer_token(viewer):
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness costs ~0.3 s per user; tests do not need it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # Login rate-limit counters live in the cache; one test's failures must not block another.
+    cache.clear()

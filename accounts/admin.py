@@ -48,19 +48,36 @@ class UserAdmin(BaseUserAdmin):
         form.instance._role_cache = False
         after = role_of(form.instance)
         if after is not None and after != before:
-            services.role_set(user=form.instance, role=after, actor=request.user,
-                              ip=client_ip(request))
+            services.role_set(
+                user=form.instance, role=after, actor=request.user, ip=client_ip(request)
+            )
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("name", "user", "display_prefix", "scope", "status", "created_at",
-                    "expires_at", "last_used_at")
+    list_display = (
+        "name",
+        "user",
+        "display_prefix",
+        "scope",
+        "status",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+    )
     list_filter = ("scope", ("revoked_at", admin.EmptyFieldListFilter), "expires_at")
     search_fields = ("name", "prefix", "user__username")
     readonly_fields = ("user", "prefix", "created_at", "last_used_at", "revoked_at", "scope")
-    fields = ("user", "name", "scope", "prefix", "created_at", "expires_at", "last_used_at",
-              "revoked_at")
+    fields = (
+        "user",
+        "name",
+        "scope",
+        "prefix",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
     actions = ["revoke"]
 
     def has_add_permission(self, request):

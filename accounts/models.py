@@ -52,6 +52,9 @@ class Capability(models.Model):
             ("manage_users", "Can assign roles and quotas"),
         ]
 
+    def __str__(self):
+        return "capability"
+
 
 # ---------------------------------------------------------------- API tokens
 class TokenScope(models.TextChoices):

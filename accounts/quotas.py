@@ -1,8 +1,7 @@
 """Daily quotas: limits from role defaults or per-user overrides, reserved atomically."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -50,11 +49,11 @@ class QuotaStatus:
 
 def quota_day(now=None):
     """Quotas reset at midnight UTC."""
-    return (now or timezone.now()).astimezone(dt_timezone.utc).date()
+    return (now or timezone.now()).astimezone(UTC).date()
 
 
 def _resets_at(day: date):
-    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=dt_timezone.utc)
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
 
 
 def quota_limit(user, kind):
@@ -75,7 +74,9 @@ def quota_status(user, kind, *, now=None):
         .values_list("used", flat=True)
         .first()
     ) or 0
-    return QuotaStatus(kind=kind, limit=quota_limit(user, kind), used=used, resets_at=_resets_at(day))
+    return QuotaStatus(
+        kind=kind, limit=quota_limit(user, kind), used=used, resets_at=_resets_at(day)
+    )
 
 
 def quota_statuses(user, *, now=None):

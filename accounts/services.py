@@ -34,8 +34,10 @@ def token_create(*, user, name, scope=TokenScope.READ, expires_days=None, actor=
     role = role_of(user)
     if scope not in allowed_scopes(role):
         raise ValidationError(
-            {"scope": f"A {role.label if role else 'user without a role'} cannot hold a "
-                      f"'{scope.value}' token."}
+            {
+                "scope": f"A {role.label if role else 'user without a role'} cannot hold a "
+                f"'{scope.value}' token."
+            }
         )
     expires_days = settings.TOKEN_DEFAULT_EXPIRY_DAYS if expires_days is None else expires_days
     if not 1 <= expires_days <= settings.TOKEN_MAX_EXPIRY_DAYS:
@@ -118,7 +120,10 @@ def user_create(*, username, role, email="", password=None, actor=None, ip=None)
     user.full_clean(exclude=["password"])
     user.save()
     AuditEvent.objects.record(
-        AuditAction.USER_CREATED, actor=actor, target=user, details={"role": Role(role).value},
+        AuditAction.USER_CREATED,
+        actor=actor,
+        target=user,
+        details={"role": Role(role).value},
         ip=ip,
     )
     role_set(user=user, role=role, actor=actor, ip=ip)

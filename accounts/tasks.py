@@ -19,7 +19,9 @@ def purge_quota_usage(*, retention_days):
     deleted = 0
     while True:
         ids = list(
-            QuotaUsage.objects.filter(day__lt=cutoff).values_list("pk", flat=True)[:PURGE_BATCH_SIZE]
+            QuotaUsage.objects.filter(day__lt=cutoff).values_list("pk", flat=True)[
+                :PURGE_BATCH_SIZE
+            ]
         )
         if not ids:
             return deleted
@@ -30,5 +32,7 @@ def purge_quota_usage(*, retention_days):
 def purge_quota_usage_task(retention_days=None):
     retention_days = retention_days or settings.QUOTA_USAGE_RETENTION_DAYS
     deleted = purge_quota_usage(retention_days=retention_days)
-    logger.info("purged quota usage rows", extra={"deleted": deleted, "retention_days": retention_days})
+    logger.info(
+        "purged quota usage rows", extra={"deleted": deleted, "retention_days": retention_days}
+    )
     return deleted

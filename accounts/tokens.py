@@ -29,11 +29,7 @@ def verify_token(plaintext):
     match = TOKEN_PATTERN.match(plaintext or "")
     if match is None:
         raise TokenError("Invalid token")
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(prefix=match["prefix"])
-        .first()
-    )
+    token = ApiToken.objects.select_related("user").filter(prefix=match["prefix"]).first()
     presented = hash_token(plaintext)
     # Compare even when no row matched, so timing does not reveal which prefixes exist.
     stored = token.token_hash if token is not None else "0" * len(presented)

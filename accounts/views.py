@@ -121,7 +121,9 @@ def user_role(request, pk):
             error = "You cannot remove your own admin role."
         else:
             services.role_set(
-                user=user, role=form.cleaned_data["role"], actor=request.user,
+                user=user,
+                role=form.cleaned_data["role"],
+                actor=request.user,
                 ip=client_ip(request),
             )
     else:
@@ -140,7 +142,9 @@ def user_quota(request, pk):
     form = QuotaForm(request.POST, prefix=f"q{user.pk}")
     error = None
     if form.is_valid():
-        services.quota_set(user=user, actor=request.user, ip=client_ip(request), **form.cleaned_data)
+        services.quota_set(
+            user=user, actor=request.user, ip=client_ip(request), **form.cleaned_data
+        )
     else:
         error = "Quotas must be whole numbers of 0 or more (empty for the role default)."
     if not request.htmx:

@@ -60,7 +60,10 @@ def production_problems(raw):
         problems.append("ALLOWED_HOSTS is empty: list the host names this portal serves")
     elif "*" in raw["ALLOWED_HOSTS"]:
         problems.append("ALLOWED_HOSTS must not contain '*' in production")
-    for name, schemes in (("DATABASE_URL", DATABASE_SCHEMES), ("CELERY_BROKER_URL", BROKER_SCHEMES)):
+    for name, schemes in (
+        ("DATABASE_URL", DATABASE_SCHEMES),
+        ("CELERY_BROKER_URL", BROKER_SCHEMES),
+    ):
         problem = _url_problem(name, raw.get(name, ""), schemes)
         if problem:
             problems.append(problem)

@@ -12,12 +12,19 @@ SECRET_PATTERNS = [
     # API tokens, whatever surrounds them.
     (re.compile(r"mlp_[A-Za-z0-9]{8}_[A-Za-z0-9_\-]{20,}"), "mlp_" + REDACTED),
     # Authorization headers and bearer credentials.
-    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)[^\"',}\s]+(\s+[^\"',}\s]+)?"),
-     r"\1" + REDACTED),
+    (
+        re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)[^\"',}\s]+(\s+[^\"',}\s]+)?"),
+        r"\1" + REDACTED,
+    ),
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]+"), r"\1" + REDACTED),
     # password=..., "password": "...", secret/api_key/token fields in any key=value shape.
-    (re.compile(r"(?i)([\"']?(?:password\d?|passwd|secret|api_key|token)[\"']?\s*[:=]\s*[\"']?)"
-                r"[^\"'&,}\s]+"), r"\1" + REDACTED),
+    (
+        re.compile(
+            r"(?i)([\"']?(?:password\d?|passwd|secret|api_key|token)[\"']?\s*[:=]\s*[\"']?)"
+            r"[^\"'&,}\s]+"
+        ),
+        r"\1" + REDACTED,
+    ),
     # allauth password-reset keys live in the URL path.
     (re.compile(r"(/password/reset/key/)[^/\s\"']+"), r"\1" + REDACTED),
 ]
@@ -74,5 +81,5 @@ class JsonFormatter(_BaseJsonFormatter):
             log_record.pop(key, None)
         return super().process_log_record(log_record)
 
-    def formatException(self, ei):  # noqa: N802 - logging's API name
+    def formatException(self, ei):
         return redact(super().formatException(ei))

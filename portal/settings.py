@@ -64,7 +64,7 @@ CACHE_URL = env_str("CACHE_URL")
 
 if DEBUG and not SECRET_KEY:
     # Dev only: a fixed key keeps sessions across restarts; production refuses it (end of file).
-    SECRET_KEY = "django-insecure-embedded-demo-key-never-use-in-production"  # noqa: S105
+    SECRET_KEY = "django-insecure-embedded-demo-key-never-use-in-production"
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -137,7 +137,7 @@ TEMPLATES = [
 if DATABASE_URL:
     try:
         DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-        DATABASES["default"]["ENGINE"]  # noqa: B018 - an unknown scheme parses to {}
+        DATABASES["default"]["ENGINE"]
     except Exception as exc:  # noqa: BLE001 - any parse failure is a config error
         _parse_errors.append(f"DATABASE_URL cannot be parsed ({type(exc).__name__}: {exc})")
         DATABASES = {"default": {"ENGINE": "django.db.backends.dummy"}}

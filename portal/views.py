@@ -49,5 +49,7 @@ def page_not_found(request, exception=None):
 def server_error(request):
     # Rendered without a context processor chain that could fail again.
     if request.path.startswith(API_PREFIX):
-        return JsonResponse({"detail": "Internal server error"}, status=HTTPStatus.INTERNAL_SERVER_ERROR)
+        return JsonResponse(
+            {"detail": "Internal server error"}, status=HTTPStatus.INTERNAL_SERVER_ERROR
+        )
     return HttpResponseServerError(loader.get_template("500.html").render())

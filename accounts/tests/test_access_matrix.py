@@ -1,4 +1,4 @@
-"""Every URL × anonymous/viewer/user/admin → expected status, in one table.
+"""Every URL by anonymous/viewer/user/admin → expected status, in one table.
 
 A new URL without a row here fails `test_every_url_has_a_row`.
 """
@@ -39,7 +39,9 @@ MATRIX = {
     "tokens/": ("GET", "/tokens/", PAGE),
     # The target is the admin's token: everyone else gets 404, never someone else's token.
     "tokens/<int:pk>/revoke/": (
-        "POST", "/tokens/{admin_token}/revoke/", row(FOUND, NOT_FOUND, NOT_FOUND, FOUND),
+        "POST",
+        "/tokens/{admin_token}/revoke/",
+        row(FOUND, NOT_FOUND, NOT_FOUND, FOUND),
     ),
     "users/": ("GET", "/users/", ADMIN_PAGE),
     "users/<int:pk>/role/": ("POST", "/users/{viewer_id}/role/", ADMIN_POST),
@@ -68,27 +70,46 @@ MATRIX = {
     # Without a login in progress these pages send everyone on.
     "accounts/login/code/confirm/": ("GET", "/accounts/login/code/confirm/", REDIRECT),
     "accounts/^confirm-email/(?P<key>[-:\\w]+)/$": (
-        "GET", "/accounts/confirm-email/not-a-key/", PUBLIC,
+        "GET",
+        "/accounts/confirm-email/not-a-key/",
+        PUBLIC,
     ),
     "accounts/password/reset/key/done/": ("GET", "/accounts/password/reset/key/done/", PUBLIC),
     "accounts/^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$": (
-        "GET", "/accounts/password/reset/key/1-not-a-key/", PUBLIC,
+        "GET",
+        "/accounts/password/reset/key/1-not-a-key/",
+        PUBLIC,
     ),
     "accounts/password/reset/done/": ("GET", "/accounts/password/reset/done/", PUBLIC),
     "accounts/2fa/": ("GET", "/accounts/2fa/", PAGE),
-    "accounts/2fa/authenticate/": ("GET", "/accounts/2fa/authenticate/", row(
-        FOUND, FOUND, FOUND, FOUND)),
+    "accounts/2fa/authenticate/": (
+        "GET",
+        "/accounts/2fa/authenticate/",
+        row(FOUND, FOUND, FOUND, FOUND),
+    ),
     "accounts/2fa/reauthenticate/": ("GET", "/accounts/2fa/reauthenticate/", REDIRECT),
     # Activating TOTP first asks for the password again (reauthentication).
     "accounts/2fa/totp/activate/": ("GET", "/accounts/2fa/totp/activate/", REDIRECT),
-    "accounts/2fa/totp/deactivate/": ("GET", "/accounts/2fa/totp/deactivate/", row(
-        FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND)),
-    "accounts/2fa/recovery-codes/": ("GET", "/accounts/2fa/recovery-codes/", row(
-        FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND)),
-    "accounts/2fa/recovery-codes/generate/": ("GET", "/accounts/2fa/recovery-codes/generate/",
-                                              REDIRECT),
-    "accounts/2fa/recovery-codes/download/": ("GET", "/accounts/2fa/recovery-codes/download/",
-                                              row(FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND)),
+    "accounts/2fa/totp/deactivate/": (
+        "GET",
+        "/accounts/2fa/totp/deactivate/",
+        row(FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND),
+    ),
+    "accounts/2fa/recovery-codes/": (
+        "GET",
+        "/accounts/2fa/recovery-codes/",
+        row(FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND),
+    ),
+    "accounts/2fa/recovery-codes/generate/": (
+        "GET",
+        "/accounts/2fa/recovery-codes/generate/",
+        REDIRECT,
+    ),
+    "accounts/2fa/recovery-codes/download/": (
+        "GET",
+        "/accounts/2fa/recovery-codes/download/",
+        row(FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND),
+    ),
 }
 
 # Django admin, sampled: only admins (staff) get in.

@@ -13,8 +13,7 @@ LOGIN = "/accounts/login/"
 
 
 def test_login_and_failed_login_are_recorded_without_the_password(client, user):
-    client.post(LOGIN, {"login": "user", "password": "wrong-password-123"},
-                REMOTE_ADDR="10.1.2.3")
+    client.post(LOGIN, {"login": "user", "password": "wrong-password-123"}, REMOTE_ADDR="10.1.2.3")
     client.post(LOGIN, {"login": "user", "password": DEFAULT_PASSWORD})
     failed = AuditEvent.objects.get(action=AuditAction.LOGIN_FAILED)
     assert failed.details == {"login": "user"}
@@ -59,9 +58,12 @@ def test_orm_refuses_update_and_delete(user):
 )
 def test_database_refuses_update_and_delete(user, sql):
     AuditEvent.objects.record(AuditAction.LOGIN, actor=user)
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql)
     assert AuditEvent.objects.filter(action=AuditAction.LOGIN).count() == 1
 
 

@@ -43,7 +43,9 @@ def test_bootstrap_demo_is_idempotent(db, capsys, monkeypatch):
     assert first.count("password=") == 3
     users = {u.username: u for u in User.objects.all()}
     assert {name: role_of(u) for name, u in users.items()} == {
-        "admin": Role.ADMIN, "user": Role.USER, "viewer": Role.VIEWER,
+        "admin": Role.ADMIN,
+        "user": Role.USER,
+        "viewer": Role.VIEWER,
     }
     password = re.search(r"admin\s+role=admin\s+password=(\S+)", first).group(1)
     assert users["admin"].check_password(password)

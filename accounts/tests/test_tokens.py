@@ -20,7 +20,7 @@ ME = "/api/v1/me"
 
 def test_token_is_random_long_and_stored_only_as_hash(user):
     token, plaintext = make_token(user)
-    other_token, other_plaintext = make_token(user)
+    _, other_plaintext = make_token(user)
     assert plaintext != other_plaintext
     secret = plaintext.rsplit("_", 1)[1]
     assert len(secret) >= 43  # 32 bytes of urlsafe base64: 256 bits
@@ -41,9 +41,11 @@ def test_verify_uses_constant_time_compare(user):
 
 
 def test_unknown_prefix_still_compares(user):
-    with mock.patch.object(tokens.hmac, "compare_digest", return_value=False) as spy:
-        with pytest.raises(tokens.TokenError, match="Invalid token"):
-            tokens.verify_token("mlp_ABCDEFGH_" + "x" * 43)
+    with (
+        mock.patch.object(tokens.hmac, "compare_digest", return_value=False) as spy,
+        pytest.raises(tokens.TokenError, match="Invalid token"),
+    ):
+        tokens.verify_token("mlp_ABCDEFGH_" + "x" * 43)
     spy.assert_called_once()
 
 
@@ -151,8 +153,9 @@ def test_create_and_revoke_are_audited_once(user, admin_user):
 
 
 def test_create_token_command_prints_only_the_token(user, capsys, client, bearer):
-    call_command("create_token", "user", "--name", "ci", "--scope", "predict",
-                 "--expires-days", "7")
+    call_command(
+        "create_token", "user", "--name", "ci", "--scope", "predict", "--expires-days", "7"
+    )
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     plaintext = out.strip()
@@ -168,3 +171,18 @@ def test_create_token_command_errors(viewer, db):
         call_command("create_token", "nobody")
     with pytest.raises(CommandError, match="cannot hold"):
         call_command("create_token", "viewer", "--scope", "predict")
+
+
+def test_me_reports_user_role_token_and_quota_usage(client, user, bearer):
+    from accounts.models import QuotaKind
+    from accounts.quotas import quota_reserve
+
+    quota_reserve(user=user, kind=QuotaKind.PREDICTION_ROWS, units=4)
+    _, plaintext = make_token(user, name="laptop", scope=TokenScope.PROXY)
+    body = client.get(ME, **bearer(plaintext)).json()
+    assert (body["username"], body["role"]) == ("user", "user")
+    assert body["token"]["name"] == "laptop"
+    assert body["token"]["scope"] == "proxy"
+    rows = next(q for q in body["quotas"] if q["kind"] == "prediction_rows")
+    assert rows["used"] == 4
+    assert rows["remaining"] == rows["limit"] - 4

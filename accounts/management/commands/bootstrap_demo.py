@@ -32,7 +32,9 @@ class Command(BaseCommand):
             if user is None:
                 chosen = password or secrets.token_urlsafe(12)
                 user = services.user_create(
-                    username=username, role=role, email=f"{username}@example.com",
+                    username=username,
+                    role=role,
+                    email=f"{username}@example.com",
                     password=chosen,
                 )
                 lines.append(f"  {username:<7} role={role.value:<7} password={chosen}")
@@ -42,7 +44,9 @@ class Command(BaseCommand):
             if password and not user.check_password(password):
                 user.set_password(password)
                 user.save(update_fields=["password"])
-                lines.append(f"  {username:<7} role={role.value:<7} password reset from DEMO_PASSWORD")
+                lines.append(
+                    f"  {username:<7} role={role.value:<7} password reset from DEMO_PASSWORD"
+                )
         if lines:
             self.stdout.write("Demo users (shown once; sign in at http://127.0.0.1:8000):")
             self.stdout.write("\n".join(lines))

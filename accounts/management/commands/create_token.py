@@ -14,11 +14,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument("--name", default="cli", help="what the token is for (default: cli)")
-        parser.add_argument("--scope", choices=[s.value for s in TokenScope],
-                            default=TokenScope.READ.value,
-                            help="read, predict, proxy or all (what the role allows)")
-        parser.add_argument("--expires-days", type=int, default=None,
-                            help="days until it expires (default from TOKEN_DEFAULT_EXPIRY_DAYS)")
+        parser.add_argument(
+            "--scope",
+            choices=[s.value for s in TokenScope],
+            default=TokenScope.READ.value,
+            help="read, predict, proxy or all (what the role allows)",
+        )
+        parser.add_argument(
+            "--expires-days",
+            type=int,
+            default=None,
+            help="days until it expires (default from TOKEN_DEFAULT_EXPIRY_DAYS)",
+        )
 
     def handle(self, *args, username, name, scope, expires_days, **options):
         user = User.objects.filter(username=username, is_active=True).first()

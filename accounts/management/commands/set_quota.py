@@ -31,10 +31,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("username")
         # SUPPRESS: an option not given is absent, so it is left as it is.
-        parser.add_argument("--prediction-rows-per-day", type=_limit, metavar="N|default",
-                            default=argparse.SUPPRESS)
-        parser.add_argument("--llm-tokens-per-day", type=_limit, metavar="N|default",
-                            default=argparse.SUPPRESS)
+        parser.add_argument(
+            "--prediction-rows-per-day", type=_limit, metavar="N|default", default=argparse.SUPPRESS
+        )
+        parser.add_argument(
+            "--llm-tokens-per-day", type=_limit, metavar="N|default", default=argparse.SUPPRESS
+        )
 
     def handle(self, *args, username, **options):
         user = User.objects.filter(username=username).first()
