@@ -209,6 +209,9 @@ STATIC_URL = "static/"
 # Unset in DEBUG: whitenoise then serves straight from the finders, no collectstatic needed.
 STATIC_ROOT = env_str("STATIC_ROOT") or (None if DEBUG else VAR_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Read here, not from DEBUG at request time: tests run with DEBUG forced off.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 STORAGES = {

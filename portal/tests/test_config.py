@@ -20,12 +20,21 @@ PRODUCTION_ENV = {
 
 
 def manage(*args, env):
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and k not in (
-        "CACHE_URL", "CELERY_TASK_ALWAYS_EAGER", "CELERY_RESULT_BACKEND")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in PRODUCTION_ENV
+        and k not in ("CACHE_URL", "CELERY_TASK_ALWAYS_EAGER", "CELERY_RESULT_BACKEND")
+    }
     clean.update(env, PORTAL_ENV_FILE="", DJANGO_SETTINGS_MODULE="portal.settings")
     return subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=BASE_DIR, env=clean, capture_output=True, text=True, timeout=120, check=False,
+        cwd=BASE_DIR,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -47,9 +56,14 @@ def test_every_problem_is_reported_at_once():
     }
     result = manage("check", env=env)
     assert result.returncode == 78
-    for name in ("SECRET_KEY is weak", "ALLOWED_HOSTS is empty", "DATABASE_URL",
-                 "CELERY_BROKER_URL is required", "CSRF_TRUSTED_ORIGINS",
-                 "SECURE_HSTS_SECONDS must be a whole number"):
+    for name in (
+        "SECRET_KEY is weak",
+        "ALLOWED_HOSTS is empty",
+        "DATABASE_URL",
+        "CELERY_BROKER_URL is required",
+        "CSRF_TRUSTED_ORIGINS",
+        "SECURE_HSTS_SECONDS must be a whole number",
+    ):
         assert name in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
 
@@ -76,3 +90,12 @@ def test_one_bad_setting_is_named(override, message):
 def test_debug_mode_needs_no_configuration():
     result = manage("check", env={"DEBUG": "true", "DATABASE_URL": "", "CELERY_BROKER_URL": ""})
     assert result.returncode == 0, result.stderr
+
+
+def test_collectstatic_works_with_production_storage(tmp_path):
+    env = {**PRODUCTION_ENV, "STATIC_ROOT": str(tmp_path / "static")}
+    result = manage("collectstatic", "--noinput", env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = (tmp_path / "static" / "staticfiles.json").read_text()
+    assert "js/htmx.min.js" in manifest
+    assert "css/portal.css" in manifest
