@@ -40,7 +40,9 @@ def test_readiness_with_dead_broker(client, db, settings, monkeypatch):
         monkeypatch.setattr(app.conf, name, "redis://127.0.0.1:1/0")
     response = client.get("/readiness")
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
-    assert response.json()["failures"][0]["check"] == "broker"
+    failure = response.json()["failures"][0]
+    assert failure["check"] == "broker"
+    assert "refused" in failure["error"].lower()
 
 
 def test_unknown_api_path_is_json_404(client, db):
