@@ -20,7 +20,11 @@ PURGE_TASK = "accounts.tasks.purge_quota_usage_task"
 DEAD_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 PUBLISH_BOUND_SECONDS = 15
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    # The test process runs tasks eagerly; these tests publish to a real broker on purpose.
+    pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored"),
+]
 
 
 # The test process itself runs eagerly; this result really comes from the worker.

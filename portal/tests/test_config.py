@@ -19,12 +19,18 @@ PRODUCTION_ENV = {
 }
 
 
+# The test run's own settings must not leak into the production process under test.
+TEST_ONLY_ENV = (
+    "CACHE_URL",
+    "CELERY_TASK_ALWAYS_EAGER",
+    "CELERY_RESULT_BACKEND",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+)
+
+
 def manage(*args, env):
     clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in PRODUCTION_ENV
-        and k not in ("CACHE_URL", "CELERY_TASK_ALWAYS_EAGER", "CELERY_RESULT_BACKEND")
+        k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and k not in TEST_ONLY_ENV
     }
     clean.update(env, PORTAL_ENV_FILE="", DJANGO_SETTINGS_MODULE="portal.settings")
     return subprocess.run(
