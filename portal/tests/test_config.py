@@ -1,6 +1,7 @@
 """Production configuration: bad settings refused at start, `check --deploy` clean."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parents[2]
+ENV_EXAMPLE = BASE_DIR / ".env.example"
 GOOD_SECRET = "k3P9x-vQ2mZr7TnW4yLb8sHd1cFg6jKa0eRuIoXpNtMq5VwB2zCy"
 PRODUCTION_ENV = {
     "DEBUG": "false",
@@ -105,3 +107,14 @@ def test_collectstatic_works_with_production_storage(tmp_path):
     manifest = (tmp_path / "static" / "staticfiles.json").read_text()
     assert "js/htmx.min.js" in manifest
     assert "css/portal.css" in manifest
+
+
+def test_every_variable_is_documented_in_env_example():
+    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", ENV_EXAMPLE.read_text(), re.M))
+    sources = [BASE_DIR / "portal" / "settings.py", BASE_DIR / "deploy" / "gunicorn.conf.py"]
+    used = set()
+    for source in sources:
+        used |= set(re.findall(r"""env_\w+\(\s*"([A-Z0-9_]+)\"""", source.read_text()))
+        used |= set(re.findall(r"""environ\.get\(\s*"([A-Z0-9_]+)\"""", source.read_text()))
+    assert used, "found no variables: the pattern is stale"
+    assert used - documented == set()

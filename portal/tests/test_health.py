@@ -56,3 +56,14 @@ def test_friendly_404_page(client, db):
     assert response.status_code == HTTPStatus.NOT_FOUND
     assert b"404" in response.content
     assert b"Back to the dashboard" in response.content
+
+
+def test_friendly_500_page_and_json_500_for_the_api(rf):
+    from portal.views import server_error
+
+    page = server_error(rf.get("/tokens/"))
+    assert page.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
+    assert b"Something broke" in page.content
+    api = server_error(rf.get("/api/v1/me"))
+    assert api.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
+    assert api.content == b'{"detail": "Internal server error"}'
