@@ -79,3 +79,9 @@ def _fast_password_hashing(settings):
 def _empty_cache():
     # Login rate-limit counters live in the cache; one test's failures must not block another.
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    # Artifacts and uploads written by a test stay in that test's own folder.
+    settings.MEDIA_ROOT = tmp_path / "media"

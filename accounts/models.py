@@ -200,6 +200,10 @@ class AuditAction(models.TextChoices):
     QUOTA_CHANGED = "quota_changed", "Quota changed"
     QUOTA_USAGE_RESET = "quota_usage_reset", "Quota usage reset"
     USER_CREATED = "user_created", "User created"
+    TRAINING_STARTED = "training_started", "Training started"
+    MODEL_PROMOTED = "model_promoted", "Model promoted"
+    MODEL_ROLLED_BACK = "model_rolled_back", "Model rolled back"
+    MODEL_ACCESS_GRANTED = "model_access_granted", "Model access granted"
 
 
 class AppendOnlyError(Exception):

@@ -18,3 +18,4 @@ api = NinjaAPI(
 install_error_handlers(api)
 
 api.add_router("/", "accounts.api.router")
+api.add_router("/", "models_registry.api.router")

@@ -54,6 +54,12 @@ MATRIX = {
     "api/v1/openapi.json": ("GET", "/api/v1/openapi.json", PUBLIC),
     "api/v1/docs": ("GET", "/api/v1/docs", PUBLIC),
     "api/v1/me": ("GET", "/api/v1/me", API_READ),
+    "api/v1/models": ("GET", "/api/v1/models", API_READ),
+    "api/v1/models/<name>": (
+        "GET",
+        "/api/v1/models/nothing-here",
+        row(UNAUTHORIZED, NOT_FOUND, NOT_FOUND, NOT_FOUND),
+    ),
     "api/v1/": ("GET", "/api/v1/", row(NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND)),
     # allauth
     "accounts/login/": ("GET", "/accounts/login/", GUEST_ONLY),

@@ -1,0 +1,69 @@
+"""Which version serves a model, and the loaded estimators, cached safely across workers.
+
+The production pointer lives in the shared cache (Redis in production) and is dropped on every
+promotion or rollback, so every worker sees the change on its next request. Loaded estimators
+are cached per process by version id and checksum: a new version is a new key, never stale.
+"""
+
+from collections import OrderedDict
+from threading import Lock
+
+from django.core.cache import cache
+
+from models_registry import artifacts
+from models_registry.models import ModelVersion
+
+POINTER_TTL_SECONDS = 300
+MAX_LOADED_MODELS = 16
+_MISSING = 0
+
+_loaded = OrderedDict()
+_lock = Lock()
+
+
+def _pointer_key(model_name):
+    return f"registry:production:{model_name}"
+
+
+def production_version(model_name):
+    """The production ModelVersion of a model, or None."""
+    version_id = cache.get(_pointer_key(model_name))
+    if version_id is None:
+        version_id = (
+            ModelVersion.objects.production()
+            .filter(model__name=model_name)
+            .values_list("pk", flat=True)
+            .first()
+        ) or _MISSING
+        cache.set(_pointer_key(model_name), version_id, POINTER_TTL_SECONDS)
+    if version_id == _MISSING:
+        return None
+    version = ModelVersion.objects.select_related("model").filter(pk=version_id).first()
+    if version is None or version.stage != "production":
+        invalidate(model_name)  # the pointer outlived its version: ask the database again
+        return production_version(model_name) if version is not None else None
+    return version
+
+
+def invalidate(model_name):
+    cache.delete(_pointer_key(model_name))
+
+
+def load_estimator(version):
+    """The fitted estimator of a version, loaded (and verified) once per process."""
+    key = (version.pk, version.artifact_sha256)
+    with _lock:
+        if key in _loaded:
+            _loaded.move_to_end(key)
+            return _loaded[key]
+    estimator = artifacts.load(version)
+    with _lock:
+        _loaded[key] = estimator
+        while len(_loaded) > MAX_LOADED_MODELS:
+            _loaded.popitem(last=False)
+    return estimator
+
+
+def clear_loaded():
+    with _lock:
+        _loaded.clear()

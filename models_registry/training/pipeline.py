@@ -1,0 +1,218 @@
+"""The training pipeline: load data → split → train → validate → package → register.
+
+Each stage's status, timing and error are written to the TrainingJob row as it runs, so the
+portal can show progress and a failure names the stage that broke.
+"""
+
+import logging
+import time
+import traceback
+from contextlib import contextmanager
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from sklearn.model_selection import train_test_split
+
+from models_registry import artifacts
+from models_registry.models import (
+    PIPELINE_STAGES,
+    JobStatus,
+    MLModel,
+    ModelVersion,
+    Stage,
+    TaskType,
+    TrainingJob,
+)
+from models_registry.training import datasets, metrics, schema
+from models_registry.training.estimators import get_estimator
+
+logger = logging.getLogger(__name__)
+TEST_SIZE = 0.25
+
+
+class StageFailed(Exception):
+    pass
+
+
+class JobRecorder:
+    """Writes a job's progress; each write is its own small UPDATE so readers see it at once."""
+
+    def __init__(self, job):
+        self.job = job
+
+    def save(self, *fields):
+        TrainingJob.objects.filter(pk=self.job.pk).update(
+            **{field: getattr(self.job, field) for field in fields}
+        )
+
+    def log(self, message):
+        self.job.log.append(f"{timezone.now():%H:%M:%S} {message}")
+        self.save("log")
+
+    @contextmanager
+    def stage(self, name):
+        index = PIPELINE_STAGES.index(name)
+        entry = self.job.stages[index]
+        entry.update(status="running", started_at=timezone.now().isoformat())
+        self.save("stages")
+        started = time.perf_counter()
+        try:
+            yield
+        except Exception as exc:
+            entry.update(
+                status="failed",
+                error=_message(exc),
+                seconds=round(time.perf_counter() - started, 3),
+            )
+            self.job.error = f"{name} failed: {_message(exc)}"
+            self.log(self.job.error)
+            self.save("stages", "error")
+            raise StageFailed(self.job.error) from exc
+        entry.update(status="done", seconds=round(time.perf_counter() - started, 3))
+        self.job.progress = round(100 * (index + 1) / len(PIPELINE_STAGES))
+        self.save("stages", "progress")
+        self.log(f"{name}: done in {entry['seconds']} s")
+
+
+def _message(exc):
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def run_training(job_id):
+    """Run one job to the end; return the registered ModelVersion or None when it failed."""
+    job = TrainingJob.objects.get(pk=job_id)
+    if job.is_finished:
+        return getattr(job, "version", None)  # a redelivered task does nothing twice
+    recorder = JobRecorder(job)
+    job.status, job.started_at = JobStatus.RUNNING, timezone.now()
+    recorder.save("status", "started_at")
+    try:
+        version = _run_stages(job, recorder)
+    except StageFailed:
+        job.status = JobStatus.FAILED
+        version = None
+    except Exception:  # noqa: BLE001 - whatever broke, the job must end failed, not hang
+        job.status, job.error = JobStatus.FAILED, traceback.format_exc(limit=3)
+        recorder.save("error")
+        version = None
+    else:
+        job.status = JobStatus.SUCCEEDED
+    job.finished_at = timezone.now()
+    recorder.save("status", "finished_at")
+    if version is not None and job.promote_on_success and version.can_be_promoted:
+        from models_registry.services import version_promote
+
+        version_promote(version=version, actor=job.created_by)
+    return version
+
+
+def _run_stages(job, recorder):
+    spec = get_estimator(job.estimator)
+    with recorder.stage("load data"):
+        if job.dataset == datasets.CSV:
+            with job.csv_file.open("rb") as handle:
+                data = datasets.read_csv(
+                    handle.read(),
+                    target=job.target_column,
+                    name=job.csv_file.name.rsplit("/", 1)[-1],
+                )
+        else:
+            data = datasets.load_builtin(job.dataset)
+        recorder.log(f"{len(data.X)} rows, {data.X.shape[1]} features, {data.task_type}")
+    with recorder.stage("split"):
+        stratify = data.y if data.task_type == TaskType.CLASSIFICATION else None
+        X_train, X_test, y_train, y_test = train_test_split(
+            data.X, data.y, test_size=TEST_SIZE, random_state=0, stratify=stratify
+        )
+    with recorder.stage("train"):
+        params = spec.validate(data.task_type, job.params)
+        estimator = spec.build(data.task_type, params, X_train)
+        estimator.fit(X_train, y_train)
+    model = MLModel.objects.filter(name=job.model_name).first()
+    with recorder.stage("validate"):
+        if model is not None and model.task_type != data.task_type:
+            raise ValidationError(
+                f"Model {model.name} does {model.task_type}; this data is {data.task_type}."
+            )
+        scores = metrics.evaluate(data.task_type, estimator, X_test, y_test)
+        production = model.production_version if model else None
+        gate_results = metrics.check_gates(
+            task_type=data.task_type,
+            metrics=scores,
+            gates=model.gates if model else [],
+            production_metrics=production.metrics if production else None,
+            max_regression=model.max_regression if model else None,
+        )
+        failed = [r["gate"] for r in gate_results if not r["passed"]]
+        recorder.log("gates: " + ("failed " + ", ".join(failed) if failed else "all passed"))
+    with recorder.stage("package"):
+        data_bytes, sha256 = artifacts.serialize(estimator)
+        input_schema = schema.infer_input_schema(data.X)
+        reference = schema.reference_statistics(X_train, estimator.predict(X_train))
+    with recorder.stage("register"):
+        version = _register(
+            job,
+            data,
+            model,
+            spec.name,
+            params,
+            scores,
+            gate_results,
+            input_schema,
+            reference,
+            estimator,
+            data_bytes,
+            sha256,
+        )
+        recorder.log(f"registered {version} ({version.stage})")
+    return version
+
+
+@transaction.atomic
+def _register(
+    job,
+    data,
+    model,
+    estimator_name,
+    params,
+    scores,
+    gate_results,
+    input_schema,
+    reference,
+    estimator,
+    data_bytes,
+    sha256,
+):
+    if model is None:
+        model, _ = MLModel.objects.get_or_create(
+            name=job.model_name, defaults={"task_type": data.task_type, "owner": job.created_by}
+        )
+    # Lock the model row so two jobs finishing together cannot take the same number.
+    MLModel.objects.select_for_update().filter(pk=model.pk).first()
+    last = model.versions.order_by("-version").values_list("version", flat=True).first() or 0
+    version = ModelVersion(
+        model=model,
+        version=last + 1,
+        stage=Stage.STAGING if all(r["passed"] for r in gate_results) else Stage.FAILED,
+        framework_versions=artifacts.framework_versions(),
+        estimator=estimator_name,
+        params=params,
+        dataset_name=data.name,
+        dataset_fingerprint=data.fingerprint,
+        metrics=scores,
+        gate_results=gate_results,
+        input_schema=input_schema,
+        output_classes=[str(c) for c in getattr(estimator, "classes_", [])],
+        reference_stats=reference,
+        training_job=job,
+        created_by=job.created_by,
+    )
+    artifacts.attach(version, data_bytes, sha256)
+    version.save()
+    if job.task_type != data.task_type:
+        job.task_type = data.task_type
+        TrainingJob.objects.filter(pk=job.pk).update(task_type=data.task_type)
+    return version
