@@ -32,7 +32,22 @@ def check_broker():
         conn.ensure_connection(max_retries=1, timeout=BROKER_CHECK_TIMEOUT_SECONDS)
 
 
-READINESS_CHECKS = {"database": check_database, "broker": check_broker}
+def check_models():
+    """Every production version loads (verified artifact); cached per process after once."""
+    from models_registry import serving
+    from models_registry.models import ModelVersion
+
+    broken = []
+    for version in ModelVersion.objects.production().select_related("model"):
+        try:
+            serving.load_estimator(version)
+        except Exception as exc:  # noqa: BLE001 - reported, not raised one by one
+            broken.append(f"{version}: {exc}")
+    if broken:
+        raise RuntimeError("; ".join(broken))
+
+
+READINESS_CHECKS = {"database": check_database, "broker": check_broker, "models": check_models}
 
 
 @never_cache

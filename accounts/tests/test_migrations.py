@@ -27,3 +27,11 @@ def test_accounts_migrations_roll_back_and_forward():
 
 def test_no_missing_migrations(db):
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_registry_migrations_roll_back_and_forward():
+    call_command("migrate", "models_registry", "zero", verbosity=0)
+    assert "models_registry_mlmodel" not in connection.introspection.table_names()
+    call_command("migrate", verbosity=0)
+    assert "models_registry_modelversion" in connection.introspection.table_names()

@@ -7,7 +7,8 @@ import pytest
 import skops.io as sio
 from django.core.files.base import ContentFile
 
-from models_registry import artifacts
+from models_registry import artifacts, services
+from models_registry.serving import clear_loaded
 
 
 class Payload:
@@ -58,3 +59,15 @@ def test_missing_artifact_is_refused(train):
     version.artifact.storage.delete(version.artifact.name)
     with pytest.raises(artifacts.ArtifactError, match="missing"):
         artifacts.load(version)
+
+
+def test_readiness_fails_when_a_production_artifact_is_tampered(client, train):
+    version = train()
+    services.version_promote(version=version)
+    assert client.get("/readiness").status_code == 200
+    _replace_artifact(version, b"not a model", fix_checksum=False)
+    clear_loaded()  # a fresh worker process, which has to load the file again
+    response = client.get("/readiness")
+    assert response.status_code == 503
+    assert response.json()["failures"][0]["check"] == "models"
+    assert "checksum mismatch" in response.json()["failures"][0]["error"]

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from http import HTTPStatus
 from pathlib import Path
 
 import httpx
@@ -36,7 +37,7 @@ def test_admin_pages_are_refused(page, live_server, role_users, role):
     log_in(page, live_server.url, role, DEFAULT_PASSWORD)
     for path in ("/users/", "/audit/"):
         response = page.goto(f"{live_server.url}{path}")
-        assert response.status == 403
+        assert response.status == HTTPStatus.FORBIDDEN
         expect(page.get_by_role("heading", level=1)).to_have_text("403 · Not allowed")
 
 
@@ -52,7 +53,8 @@ def test_token_is_shown_once_works_and_can_be_revoked(page, live_server, user):
     plaintext = value.input_value()
     assert plaintext.startswith("mlp_")
     me = httpx.get(f"{live_server.url}/api/v1/me", headers={"Authorization": f"Bearer {plaintext}"})
-    assert me.status_code == 200
+    assert me.status_code == HTTPStatus.OK
+    assert me.json()["username"] == "user"
     assert me.json()["token"]["name"] == "browser token"
 
     page.reload()
@@ -67,7 +69,20 @@ def test_token_is_shown_once_works_and_can_be_revoked(page, live_server, user):
     again = httpx.get(
         f"{live_server.url}/api/v1/me", headers={"Authorization": f"Bearer {plaintext}"}
     )
-    assert again.status_code == 401
+    assert again.status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_viewer_may_only_create_read_tokens(page, live_server, viewer):
+    log_in(page, live_server.url, "viewer", DEFAULT_PASSWORD)
+    page.goto(f"{live_server.url}/tokens/")
+    expect(page.locator("select[name=scope] option")).to_have_text(["Read"])
+    page.fill("input[name=name]", "dashboards")
+    page.get_by_role("button", name="Create token").click()
+    plaintext = page.get_by_test_id("token-value").input_value()
+    me = httpx.get(f"{live_server.url}/api/v1/me", headers={"Authorization": f"Bearer {plaintext}"})
+    assert me.status_code == HTTPStatus.OK
+    assert me.json()["username"] == "viewer"
+    assert me.json()["token"]["scope"] == "read"
 
 
 def test_admin_changes_a_role_in_place(page, live_server, admin_user, viewer):

@@ -14,7 +14,7 @@ def test_readiness_checks_database_and_broker(client, db, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False  # check the real Redis broker of the test env
     response = client.get("/readiness")
     assert response.status_code == HTTPStatus.OK, response.content
-    assert response.json()["checks"] == ["database", "broker"]
+    assert response.json()["checks"] == ["database", "broker", "models"]
 
 
 def test_readiness_lists_what_failed(client, db, settings, monkeypatch):
