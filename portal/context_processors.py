@@ -7,6 +7,7 @@ from accounts.roles import role_of
 # (label, url name, permission needed or None for any signed-in role)
 NAVIGATION = [
     ("Dashboard", "portal:dashboard", None),
+    ("Models", "registry:model_list", None),
     ("API tokens", "accounts:tokens", None),
     ("Users", "accounts:users", "accounts.manage_users"),
     ("Audit log", "accounts:audit", "accounts.view_audit_log"),

@@ -9,6 +9,7 @@ portal_patterns = ([path("", views.dashboard, name="dashboard")], "portal")
 urlpatterns = [
     path("", include(portal_patterns)),
     path("", include("accounts.urls")),
+    path("", include("models_registry.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

@@ -10,6 +10,7 @@ from django.urls import URLResolver, get_resolver
 
 from accounts.models import TokenScope
 from accounts.tests.factories import make_token
+from models_registry.models import MLModel, TrainingJob
 
 OK, FOUND = HTTPStatus.OK, HTTPStatus.FOUND
 FORBIDDEN, NOT_FOUND = HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND
@@ -47,6 +48,18 @@ MATRIX = {
     "users/<int:pk>/role/": ("POST", "/users/{viewer_id}/role/", ADMIN_POST),
     "users/<int:pk>/quota/": ("POST", "/users/{viewer_id}/quota/", ADMIN_POST),
     "audit/": ("GET", "/audit/", ADMIN_PAGE),
+    "models/": ("GET", "/models/", PAGE),
+    "models/train/": ("GET", "/models/train/", ADMIN_PAGE),
+    "models/jobs/<int:pk>/": ("GET", "/models/jobs/{job_id}/", ADMIN_PAGE),
+    "models/<slug:name>/": ("GET", "/models/{model}/", PAGE),
+    # The model has no version 1, so even the admin gets 404 after the permission check.
+    "models/<slug:name>/versions/<int:version>/promote/": (
+        "POST",
+        "/models/{secret_model}/versions/1/promote/",
+        row(FOUND, FORBIDDEN, FORBIDDEN, NOT_FOUND),
+    ),
+    "models/<slug:name>/rollback/": ("POST", "/models/{model}/rollback/", ADMIN_POST),
+    "models/<slug:name>/access/": ("POST", "/models/{secret_model}/access/", ADMIN_POST),
     "health": ("GET", "/health", PUBLIC),
     "readiness": ("GET", "/readiness", PUBLIC),
     # Public in the app; nginx keeps it off the internet (deploy/).
@@ -118,12 +131,23 @@ MATRIX = {
     ),
 }
 
+# More paths for routes above whose answer depends on the object.
+EXTRA_PATHS = {
+    # A restricted model is invisible (404) to every role without a grant.
+    "/models/{secret_model}/": row(FOUND, NOT_FOUND, NOT_FOUND, OK),
+    "/api/v1/models/{secret_model}": row(UNAUTHORIZED, NOT_FOUND, NOT_FOUND, OK),
+    "/api/v1/models/{model}": API_READ,
+}
+
 # Django admin, sampled: only admins (staff) get in.
 ADMIN_SITE = {
     "/admin/": row(FOUND, FOUND, FOUND, OK),
     "/admin/accounts/apitoken/": row(FOUND, FOUND, FOUND, OK),
     "/admin/accounts/auditevent/": row(FOUND, FOUND, FOUND, OK),
     "/admin/accounts/auditevent/add/": row(FOUND, FOUND, FOUND, FORBIDDEN),
+    "/admin/models_registry/mlmodel/": row(FOUND, FOUND, FOUND, OK),
+    "/admin/models_registry/modelversion/": row(FOUND, FOUND, FOUND, OK),
+    "/admin/models_registry/trainingjob/": row(FOUND, FOUND, FOUND, OK),
 }
 
 
@@ -149,7 +173,16 @@ def world(role_users):
         "user": make_token(role_users["user"], scope=TokenScope.ALL)[1],
         "admin": make_token(role_users["admin"], scope=TokenScope.ALL)[1],
     }
-    ids = {"admin_token": admin_token.pk, "viewer_id": role_users["viewer"].pk}
+    job = TrainingJob.objects.create(model_name="m", dataset="iris", estimator="random_forest")
+    open_model, _ = MLModel.objects.get_or_create(name="open", task_type="classification")
+    MLModel.objects.get_or_create(name="secret", task_type="classification", restricted=True)
+    ids = {
+        "admin_token": admin_token.pk,
+        "viewer_id": role_users["viewer"].pk,
+        "job_id": job.pk,
+        "model": open_model.name,
+        "secret_model": "secret",
+    }
     return {"users": role_users, "tokens": tokens, "ids": ids}
 
 
@@ -169,6 +202,14 @@ def test_access(client, world, route, role):
     path = template.format(**world["ids"])
     response = _request(client, world, role, method, path)
     assert response.status_code == expected[role], f"{role} {method} {path}"
+
+
+@pytest.mark.parametrize("template", sorted(EXTRA_PATHS))
+@pytest.mark.parametrize("role", ROLES)
+def test_object_dependent_access(client, world, template, role):
+    path = template.format(**world["ids"])
+    response = _request(client, world, role, "GET", path)
+    assert response.status_code == EXTRA_PATHS[template][role], f"{role} GET {path}"
 
 
 @pytest.mark.parametrize("path", sorted(ADMIN_SITE))

@@ -17,9 +17,17 @@ from portal.tests.browser import log_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 NAV = {
-    "viewer": ["Dashboard", "API tokens", "API docs"],
-    "user": ["Dashboard", "API tokens", "API docs"],
-    "admin": ["Dashboard", "API tokens", "Users", "Audit log", "Django admin", "API docs"],
+    "viewer": ["Dashboard", "Models", "API tokens", "API docs"],
+    "user": ["Dashboard", "Models", "API tokens", "API docs"],
+    "admin": [
+        "Dashboard",
+        "Models",
+        "API tokens",
+        "Users",
+        "Audit log",
+        "Django admin",
+        "API docs",
+    ],
 }
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
 
