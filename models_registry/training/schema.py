@@ -22,11 +22,14 @@ def infer_input_schema(X):
         if values.dtype.kind in "biuf":
             low, high = _number(values.min()), _number(values.max())
             margin = (high - low) * RANGE_MARGIN if low is not None else 0
+            floor = None if low is None else low - margin
+            if low is not None and low >= 0:
+                floor = max(floor, 0.0)  # a feature never negative in training stays so
             schema.append(
                 {
                     "name": str(column),
                     "type": "integer" if values.dtype.kind in "biu" else "number",
-                    "min": None if low is None else low - margin,
+                    "min": floor,
                     "max": None if high is None else high + margin,
                     "required": bool(required),
                 }
