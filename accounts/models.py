@@ -204,6 +204,7 @@ class AuditAction(models.TextChoices):
     MODEL_PROMOTED = "model_promoted", "Model promoted"
     MODEL_ROLLED_BACK = "model_rolled_back", "Model rolled back"
     MODEL_ACCESS_GRANTED = "model_access_granted", "Model access granted"
+    MODEL_SETTINGS_CHANGED = "model_settings_changed", "Model settings changed"
 
 
 class AppendOnlyError(Exception):

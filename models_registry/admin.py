@@ -1,8 +1,10 @@
+from django import forms
 from django.contrib import admin, messages
 from guardian.admin import GuardedModelAdmin
 
 from models_registry import services
 from models_registry.models import MLModel, ModelVersion, TrainingJob
+from models_registry.training.metrics import validate_gates
 from portal.http import client_ip
 
 
@@ -18,9 +20,32 @@ class VersionInline(admin.TabularInline):
         return False
 
 
+class MLModelForm(forms.ModelForm):
+    class Meta:
+        model = MLModel
+        fields = (
+            "name",
+            "task_type",
+            "description",
+            "owner",
+            "restricted",
+            "gates",
+            "max_regression",
+        )
+
+    def clean_gates(self):
+        gates = self.cleaned_data["gates"] or []
+        if not isinstance(gates, list):
+            raise forms.ValidationError("Gates are a list of {metric, op, threshold} objects.")
+        validate_gates(gates)
+        return gates
+
+
 @admin.register(MLModel)
 class MLModelAdmin(GuardedModelAdmin):
     """Object permissions ("use" on a restricted model) are granted from this page."""
+
+    form = MLModelForm
 
     list_display = ("name", "task_type", "restricted", "production", "owner", "created_at")
     list_filter = ("task_type", "restricted")

@@ -1,7 +1,13 @@
+import re
+
 from django import forms
+from django.core.exceptions import ValidationError
 
 from models_registry.training import datasets
 from models_registry.training.estimators import ESTIMATORS, parse_param_strings
+from models_registry.training.metrics import validate_gates
+
+GATE_LINE = re.compile(r"^\s*(?P<metric>[a-z_0-9]+)\s*(?P<op>>=|<=|>|<)\s*(?P<threshold>\S+)\s*$")
 
 DATASET_CHOICES = [(name, name.replace("_", " ")) for name in sorted(datasets.BUILTIN)] + [
     (datasets.CSV, "upload a CSV")
@@ -34,3 +40,42 @@ class TrainForm(forms.Form):
 class AccessForm(forms.Form):
     who = forms.CharField(max_length=150, label="User or group name")
     grant = forms.BooleanField(required=False, initial=True)
+
+
+class ModelSettingsForm(forms.Form):
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    restricted = forms.BooleanField(required=False, label="Restricted (granted users only)")
+    gates = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "roc_auc >= 0.9\nlog_loss <= 0.3"}),
+        help_text="One gate per line: metric, operator (>=, >, <=, <), threshold.",
+    )
+    max_regression = forms.FloatField(
+        required=False,
+        min_value=0,
+        label="Max regression vs production",
+        help_text="On the primary metric (ROC AUC or RMSE); empty to skip.",
+    )
+
+    @staticmethod
+    def gates_text(gates):
+        return "\n".join(f"{g['metric']} {g['op']} {g['threshold']}" for g in gates)
+
+    def clean_gates(self):
+        gates = []
+        for line in self.cleaned_data["gates"].splitlines():
+            if not line.strip():
+                continue
+            match = GATE_LINE.match(line)
+            if match is None:
+                raise ValidationError(
+                    f"Cannot read gate {line.strip()!r}: write e.g. roc_auc >= 0.9"
+                )
+            gate = match.groupdict()
+            try:
+                gate["threshold"] = float(gate["threshold"])
+            except ValueError:
+                raise ValidationError(f"Threshold in {line.strip()!r} is not a number.") from None
+            gates.append(gate)
+        validate_gates(gates)
+        return gates

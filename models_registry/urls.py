@@ -16,4 +16,5 @@ urlpatterns = [
     ),
     path("models/<slug:name>/rollback/", views.model_rollback, name="model_rollback"),
     path("models/<slug:name>/access/", views.model_access, name="model_access"),
+    path("models/<slug:name>/settings/", views.model_settings, name="model_settings"),
 ]

@@ -11,7 +11,7 @@ from guardian.shortcuts import assign_perm, get_groups_with_perms, get_users_wit
 from accounts.models import AuditAction, AuditEvent, User
 from models_registry import services
 from models_registry.charts import compare_bars
-from models_registry.forms import AccessForm, TrainForm
+from models_registry.forms import AccessForm, ModelSettingsForm, TrainForm
 from models_registry.models import MLModel, ModelVersion, TrainingJob
 from portal.http import client_ip, render_page
 
@@ -63,6 +63,15 @@ def model_detail(request, name):
         "schema_version": production or latest,
         "can_manage": request.user.has_perm(MANAGE),
     }
+    if context["can_manage"]:
+        context["settings_form"] = ModelSettingsForm(
+            initial={
+                "description": model.description,
+                "restricted": model.restricted,
+                "gates": ModelSettingsForm.gates_text(model.gates),
+                "max_regression": model.max_regression,
+            }
+        )
     if context["can_manage"] and model.restricted:
         context["granted_users"] = get_users_with_perms(
             model, only_with_perms_in=["use_mlmodel"], with_group_users=False
@@ -133,6 +142,35 @@ def model_access(request, name):
             )
             verb = "can now use" if form.cleaned_data["grant"] else "can no longer use"
             messages.success(request, f"{who} {verb} {model.name}.")
+    return redirect("registry:model_detail", name=model.name)
+
+
+@login_required
+@permission_required(MANAGE, raise_exception=True)
+@require_POST
+def model_settings(request, name):
+    model = _visible_model(request, name)
+    form = ModelSettingsForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("registry:model_detail", name=model.name)
+    changes = {}
+    for field, value in form.cleaned_data.items():
+        if getattr(model, field) != value:
+            changes[field] = {"from": getattr(model, field), "to": value}
+            setattr(model, field, value)
+    if changes:
+        model.save(update_fields=list(changes))
+        AuditEvent.objects.record(
+            AuditAction.MODEL_SETTINGS_CHANGED,
+            actor=request.user,
+            target=model,
+            details=changes,
+            ip=client_ip(request),
+        )
+        messages.success(request, f"Saved {', '.join(changes)} of {model.name}.")
     return redirect("registry:model_detail", name=model.name)
 
 

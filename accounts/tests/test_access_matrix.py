@@ -60,6 +60,7 @@ MATRIX = {
     ),
     "models/<slug:name>/rollback/": ("POST", "/models/{model}/rollback/", ADMIN_POST),
     "models/<slug:name>/access/": ("POST", "/models/{secret_model}/access/", ADMIN_POST),
+    "models/<slug:name>/settings/": ("POST", "/models/{model}/settings/", ADMIN_POST),
     "health": ("GET", "/health", PUBLIC),
     "readiness": ("GET", "/readiness", PUBLIC),
     # Public in the app; nginx keeps it off the internet (deploy/).

@@ -132,3 +132,72 @@ def test_train_form_errors(client, admin_user, data, message):
     assert response.status_code == HTTPStatus.OK
     assert message in response.content
     assert not TrainingJob.objects.exists()
+
+
+def test_admin_sets_gates_that_the_next_training_obeys(client, admin_user, train):
+    train()
+    client.force_login(admin_user)
+    response = client.post(
+        "/models/iris-model/settings/",
+        {
+            "description": "Flowers",
+            "gates": "accuracy >= 1.5\nroc_auc > 0.5",
+            "max_regression": "0.05",
+        },
+        follow=True,
+    )
+    assert b"Saved description, gates, max_regression" in response.content
+    model = MLModel.objects.get(name="iris-model")
+    assert model.gates == [
+        {"metric": "accuracy", "op": ">=", "threshold": 1.5},
+        {"metric": "roc_auc", "op": ">", "threshold": 0.5},
+    ]
+    assert train().stage == Stage.FAILED
+    assert AuditEvent.objects.filter(action=AuditAction.MODEL_SETTINGS_CHANGED).exists()
+
+
+@pytest.mark.parametrize(
+    ("gates", "message"),
+    [
+        ("accuracy => 1", b"Cannot read gate"),
+        ("accuracy >= high", b"is not a number"),
+        ("speed >= 1", b"Unknown metric"),
+    ],
+)
+def test_bad_gates_are_refused(client, admin_user, train, gates, message):
+    train()
+    client.force_login(admin_user)
+    response = client.post("/models/iris-model/settings/", {"gates": gates}, follow=True)
+    assert message in response.content
+    assert MLModel.objects.get(name="iris-model").gates == []
+
+
+def test_django_admin_actions_promote_and_roll_back(client, admin_user, two_versions):
+    first, second = two_versions
+    client.force_login(admin_user)
+    client.post(
+        "/admin/models_registry/modelversion/",
+        {"action": "promote", "_selected_action": [second.pk]},
+    )
+    second.refresh_from_db()
+    assert second.stage == Stage.PRODUCTION
+    client.post(
+        "/admin/models_registry/mlmodel/",
+        {"action": "rollback", "_selected_action": [first.model_id]},
+    )
+    first.refresh_from_db()
+    assert first.stage == Stage.PRODUCTION
+
+
+def test_django_admin_refuses_bad_gates(client, admin_user, two_versions):
+    model = two_versions[0].model
+    client.force_login(admin_user)
+    response = client.post(
+        f"/admin/models_registry/mlmodel/{model.pk}/change/",
+        {
+            "name": model.name,
+            "task_type": model.task_type,
+            "gates": '[{"metric": "speed"}]',
+        },
+    )
+    assert b"Each gate needs metric, op and threshold" in response.content
