@@ -8,6 +8,7 @@ import logging
 import time
 import traceback
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -153,39 +154,39 @@ def _run_stages(job, recorder):
         input_schema = schema.infer_input_schema(data.X)
         reference = schema.reference_statistics(X_train, estimator.predict(X_train))
     with recorder.stage("register"):
-        version = _register(
-            job,
-            data,
-            model,
-            spec.name,
-            params,
-            scores,
-            gate_results,
-            input_schema,
-            reference,
-            estimator,
-            data_bytes,
-            sha256,
+        candidate = Candidate(
+            estimator_name=spec.name,
+            estimator=estimator,
+            params=params,
+            scores=scores,
+            gate_results=gate_results,
+            input_schema=input_schema,
+            reference=reference,
+            artifact=data_bytes,
+            sha256=sha256,
         )
+        version = _register(job, data, model, candidate)
         recorder.log(f"registered {version} ({version.stage})")
     return version
 
 
+@dataclass
+class Candidate:
+    """Everything the earlier stages produced that the registered version keeps."""
+
+    estimator_name: str
+    estimator: object
+    params: dict
+    scores: dict
+    gate_results: list
+    input_schema: list
+    reference: dict
+    artifact: bytes
+    sha256: str
+
+
 @transaction.atomic
-def _register(
-    job,
-    data,
-    model,
-    estimator_name,
-    params,
-    scores,
-    gate_results,
-    input_schema,
-    reference,
-    estimator,
-    data_bytes,
-    sha256,
-):
+def _register(job, data, model, candidate):
     if model is None:
         model, _ = MLModel.objects.get_or_create(
             name=job.model_name, defaults={"task_type": data.task_type, "owner": job.created_by}
@@ -196,21 +197,21 @@ def _register(
     version = ModelVersion(
         model=model,
         version=last + 1,
-        stage=Stage.STAGING if all(r["passed"] for r in gate_results) else Stage.FAILED,
+        stage=Stage.STAGING if all(r["passed"] for r in candidate.gate_results) else Stage.FAILED,
         framework_versions=artifacts.framework_versions(),
-        estimator=estimator_name,
-        params=params,
+        estimator=candidate.estimator_name,
+        params=candidate.params,
         dataset_name=data.name,
         dataset_fingerprint=data.fingerprint,
-        metrics=scores,
-        gate_results=gate_results,
-        input_schema=input_schema,
-        output_classes=[str(c) for c in getattr(estimator, "classes_", [])],
-        reference_stats=reference,
+        metrics=candidate.scores,
+        gate_results=candidate.gate_results,
+        input_schema=candidate.input_schema,
+        output_classes=[str(c) for c in getattr(candidate.estimator, "classes_", [])],
+        reference_stats=candidate.reference,
         training_job=job,
         created_by=job.created_by,
     )
-    artifacts.attach(version, data_bytes, sha256)
+    artifacts.attach(version, candidate.artifact, candidate.sha256)
     version.save()
     if job.task_type != data.task_type:
         job.task_type = data.task_type

@@ -1,37 +1,45 @@
 """Start real processes (gunicorn, Celery workers) for integration tests, and stop them."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 from django.conf import settings
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+STOP_TIMEOUT_SECONDS = 10
+LOG_TAIL_CHARS = 3000
 
 
 def free_port():
+    """A port nothing listens on right now (the child binds it a moment later)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
 def test_database_url():
-    """The URL of the database pytest-django created, so child processes share its data."""
+    """The URL of the database pytest-django created (`test_…`), so children share its data.
+
+    Read inside a test: only then does settings.DATABASES name the test database.
+    """
     db = settings.DATABASES["default"]
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    user = quote(db.get("USER") or "postgres", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
     host = db.get("HOST") or "127.0.0.1"
     port = db.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+    return f"postgres://{user}{password}@{host}:{port}/{quote(db['NAME'], safe='')}"
 
 
 def child_env(**overrides):
+    """The test's environment, pointed at the test database and this test run's Redis."""
     env = {
         **os.environ,
         "PORTAL_ENV_FILE": "",
@@ -48,25 +56,40 @@ def child_env(**overrides):
     return env
 
 
-def wait_until(predicate, *, timeout=30, interval=0.2, what="condition"):
+def log_tail(path):
+    return Path(path).read_text(errors="replace")[-LOG_TAIL_CHARS:]
+
+
+def wait_until(predicate, *, timeout=30, interval=0.2, what="condition", process=None):
+    """Poll until predicate() is true; fail early, with its log, if `process` dies meanwhile."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(
+                f"process exited ({process.returncode}) while waiting for {what}:\n"
+                f"{log_tail(process.log_path)}"
+            )
         time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+    tail = f":\n{log_tail(process.log_path)}" if process is not None else ""
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}{tail}")
 
 
 def http_ok(url):
     try:
-        return httpx.get(url, timeout=2).status_code == 200
+        return httpx.get(url, timeout=2).status_code == httpx.codes.OK
     except httpx.HTTPError:
         return False
 
 
 @contextmanager
 def running(args, *, env, log_path):
-    """Run a process with output to log_path; terminate it (then kill) on exit."""
+    """Run a process with stdout and stderr in log_path; always stop it on exit.
+
+    It gets its own process group, so gunicorn's workers die with their master even
+    when the master has to be killed.
+    """
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             args,
@@ -76,20 +99,33 @@ def running(args, *, env, log_path):
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        process.log_path = log_path
         try:
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop(process)
+
+
+def stop(process, timeout=STOP_TIMEOUT_SECONDS):
+    """SIGTERM (graceful), then SIGKILL to the whole group after `timeout` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    # Also reaps children a graceful master left behind.
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=5)
 
 
 def gunicorn_args(port, workers=2):
+    # The venv's own interpreter: no `uv run` startup, no chance of a different environment.
     return [
-        str(BIN / "gunicorn"),
+        sys.executable,
+        "-m",
+        "gunicorn",
         "portal.wsgi",
         "-c",
         "deploy/gunicorn.conf.py",
@@ -102,7 +138,9 @@ def gunicorn_args(port, workers=2):
 
 def celery_worker_args(queue):
     return [
-        str(BIN / "celery"),
+        sys.executable,
+        "-m",
+        "celery",
         "-A",
         "portal",
         "worker",
@@ -111,6 +149,7 @@ def celery_worker_args(queue):
         "-Q",
         queue,
         "--loglevel=INFO",
+        # One worker talking to nobody: skip the cluster chatter that only slows its start.
         "--without-heartbeat",
         "--without-gossip",
         "--without-mingle",
