@@ -9,6 +9,9 @@ from django.db import connection
 
 from accounts.models import Role, TokenScope
 from accounts.tests.factories import UserFactory, make_token
+from models_registry.models import TrainingJob
+from models_registry.serving import clear_loaded
+from models_registry.training.pipeline import run_training
 from portal.tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 # The live test server keeps Django's listen backlog of 10; the concurrency tests open
@@ -86,6 +89,27 @@ def _empty_cache():
 def _media_in_tmp(settings, tmp_path):
     # Artifacts and uploads written by a test stay in that test's own folder.
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def train(admin_user):
+    """Train a version through the real pipeline (small data, fast estimator)."""
+    clear_loaded()
+
+    def run(name="iris-model", dataset="iris", estimator="logistic_regression", params=None):
+        job = TrainingJob.objects.create(
+            model_name=name,
+            dataset=dataset,
+            estimator=estimator,
+            params=params or {},
+            created_by=admin_user,
+        )
+        version = run_training(job.pk)
+        job.refresh_from_db()
+        assert version is not None, job.error
+        return version
+
+    return run
 
 
 # ---------------------------------------------------------------- browser tests

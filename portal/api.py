@@ -19,3 +19,4 @@ install_error_handlers(api)
 
 api.add_router("/", "accounts.api.router")
 api.add_router("/", "models_registry.api.router")
+api.add_router("/", "predictions.api.router")

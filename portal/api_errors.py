@@ -8,6 +8,7 @@ from ninja.errors import AuthenticationError
 
 from accounts.quotas import QuotaExceeded
 from monitoring import metrics
+from predictions.services import InvalidInputs, ModelNotFound, NoProductionVersion
 
 
 def install_error_handlers(api):
@@ -28,6 +29,26 @@ def install_error_handlers(api):
     @api.exception_handler(Http404)
     def not_found(request, exc):
         return api.create_response(request, {"detail": "Not found"}, status=HTTPStatus.NOT_FOUND)
+
+    @api.exception_handler(ModelNotFound)
+    def model_not_found(request, exc):
+        return api.create_response(
+            request, {"detail": f"No model {exc}"}, status=HTTPStatus.NOT_FOUND
+        )
+
+    @api.exception_handler(NoProductionVersion)
+    def no_production_version(request, exc):
+        return api.create_response(
+            request,
+            {"detail": f"Model {exc} has no production version"},
+            status=HTTPStatus.SERVICE_UNAVAILABLE,
+        )
+
+    @api.exception_handler(InvalidInputs)
+    def invalid_inputs(request, exc):
+        return api.create_response(
+            request, {"detail": exc.errors}, status=HTTPStatus.UNPROCESSABLE_ENTITY
+        )
 
     @api.exception_handler(QuotaExceeded)
     def quota_exceeded(request, exc):

@@ -304,6 +304,9 @@ QUOTA_DEFAULTS = {
 }
 QUOTA_USAGE_RETENTION_DAYS = env_int("QUOTA_USAGE_RETENTION_DAYS", 90)
 
+# ---------------------------------------------------------------- serving
+PREDICT_MAX_ROWS = env_int("PREDICT_MAX_ROWS", 1000)
+
 # ---------------------------------------------------------------- metrics
 PROMETHEUS_EXPORT_MIGRATIONS = False
 

@@ -15,6 +15,7 @@ from models_registry.models import MLModel, TrainingJob
 OK, FOUND = HTTPStatus.OK, HTTPStatus.FOUND
 FORBIDDEN, NOT_FOUND = HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND
 UNAUTHORIZED = HTTPStatus.UNAUTHORIZED
+BAD_REQUEST = HTTPStatus.BAD_REQUEST
 ROLES = ("anonymous", "viewer", "user", "admin")
 
 # Third-party sites we do not own route by route; sampled below instead.
@@ -69,6 +70,12 @@ MATRIX = {
     "api/v1/docs": ("GET", "/api/v1/docs", PUBLIC),
     "api/v1/me": ("GET", "/api/v1/me", API_READ),
     "api/v1/models": ("GET", "/api/v1/models", API_READ),
+    # Valid auth but no JSON body: viewers are refused first, others get 400.
+    "api/v1/models/<name>/predict": (
+        "POST",
+        "/api/v1/models/{model}/predict",
+        row(UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, BAD_REQUEST),
+    ),
     "api/v1/models/<name>": (
         "GET",
         "/api/v1/models/nothing-here",

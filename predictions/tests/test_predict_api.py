@@ -1,0 +1,157 @@
+"""POST /api/v1/models/{name}/predict: results, validation (never a 500), access, quota."""
+
+import json
+from http import HTTPStatus
+
+import pytest
+from guardian.shortcuts import assign_perm
+
+from accounts import services as account_services
+from accounts.models import TokenScope
+from accounts.tests.factories import make_token
+from models_registry import services as registry
+from models_registry.models import MLModel
+from predictions.models import Prediction
+
+ROW = {
+    "sepal_length_(cm)": 5.1,
+    "sepal_width_(cm)": 3.5,
+    "petal_length_(cm)": 1.4,
+    "petal_width_(cm)": 0.2,
+}
+URL = "/api/v1/models/iris-model/predict"
+
+
+@pytest.fixture
+def served(train):
+    version = train()
+    registry.version_promote(version=version)
+    return version
+
+
+@pytest.fixture
+def call(client, user):
+    _, plaintext = make_token(user, scope=TokenScope.PREDICT)
+
+    def post(body, url=URL, token=plaintext, raw=None, **headers):
+        return client.post(
+            url,
+            data=raw if raw is not None else json.dumps(body),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+            **headers,
+        )
+
+    return post
+
+
+def test_predicts_with_probabilities_and_logs_once(served, call):
+    response = call(
+        {"inputs": [ROW, {**ROW, "petal_length_(cm)": 5.5, "petal_width_(cm)": 2.1}]},
+        HTTP_X_REQUEST_ID="req-1",
+    )
+    assert response.status_code == HTTPStatus.OK, response.content
+    body = response.json()
+    assert body["model"] == "iris-model"
+    assert (body["version"], body["arm"], body["request_id"]) == (1, None, "req-1")
+    assert body["predictions"] == ["setosa", "virginica"]
+    assert len(body["probabilities"]) == 2
+    assert sum(body["probabilities"][0]) == pytest.approx(1, abs=1e-4)
+    assert response["X-Quota-Remaining"] == str(int(response["X-Quota-Limit"]) - 2)
+    logged = Prediction.objects.get(request_id="req-1")  # eager in tests: written inline
+    assert (logged.rows, logged.outputs, logged.version_number) == (2, body["predictions"], 1)
+
+
+def test_regression_has_no_probabilities(train, call):
+    registry.version_promote(
+        version=train(name="diabetes", dataset="diabetes", estimator="linear_regression")
+    )
+    schema = MLModel.objects.get(name="diabetes").production_version.input_schema
+    row = {f["name"]: (f["min"] + f["max"]) / 2 for f in schema}
+    body = call({"inputs": [row]}, url="/api/v1/models/diabetes/predict").json()
+    assert body["probabilities"] is None
+    assert isinstance(body["predictions"][0], float)
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "kind"),
+    [
+        ({k: v for k, v in ROW.items() if k != "sepal_width_(cm)"}, "sepal_width_(cm)", "missing"),
+        ({**ROW, "colour": "red"}, "colour", "extra_forbidden"),
+        ({**ROW, "sepal_length_(cm)": "long"}, "sepal_length_(cm)", "number_type"),
+        ({**ROW, "sepal_length_(cm)": True}, "sepal_length_(cm)", "number_type"),
+        ({**ROW, "sepal_length_(cm)": 1e9}, "sepal_length_(cm)", "less_than_equal"),
+        ({**ROW, "sepal_length_(cm)": -3}, "sepal_length_(cm)", "greater_than_equal"),
+        ({**ROW, "sepal_length_(cm)": None}, "sepal_length_(cm)", "missing"),
+    ],
+)
+def test_bad_rows_are_422_per_field_and_row(served, call, row, field, kind):
+    response = call({"inputs": [ROW, row]})
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert response.json()["detail"] == [
+        {
+            "loc": ["body", "inputs", 1, field],
+            "msg": response.json()["detail"][0]["msg"],
+            "type": kind,
+        }
+    ]
+    assert not Prediction.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        ("{not json", HTTPStatus.BAD_REQUEST),
+        ("", HTTPStatus.UNPROCESSABLE_ENTITY),
+        ('{"inputs": []}', HTTPStatus.UNPROCESSABLE_ENTITY),
+        ('{"inputs": "rows"}', HTTPStatus.UNPROCESSABLE_ENTITY),
+        ('{"inputs": [1, 2]}', HTTPStatus.UNPROCESSABLE_ENTITY),
+        ('{"rows": []}', HTTPStatus.UNPROCESSABLE_ENTITY),
+        ("[]", HTTPStatus.UNPROCESSABLE_ENTITY),
+    ],
+)
+def test_malformed_bodies_are_4xx_with_detail(served, call, raw, status):
+    response = call(None, raw=raw)
+    assert response.status_code == status
+    assert "detail" in response.json()
+
+
+def test_too_many_rows(served, call, settings):
+    response = call({"inputs": [ROW] * 1001})
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+def test_access_and_availability(served, call, client, viewer, user, train):
+    _, viewer_token = make_token(viewer, scope=TokenScope.READ)
+    assert call({"inputs": [ROW]}, token=viewer_token).status_code == HTTPStatus.FORBIDDEN
+    assert call({"inputs": [ROW]}, url="/api/v1/models/nope/predict").status_code == (
+        HTTPStatus.NOT_FOUND
+    )
+    train(name="unserved")
+    unserved = call({"inputs": [ROW]}, url="/api/v1/models/unserved/predict")
+    assert unserved.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert unserved.json() == {"detail": "Model unserved has no production version"}
+    MLModel.objects.filter(name="iris-model").update(restricted=True)
+    assert call({"inputs": [ROW]}).status_code == HTTPStatus.NOT_FOUND
+    assign_perm("models_registry.use_mlmodel", user, MLModel.objects.get(name="iris-model"))
+    assert call({"inputs": [ROW]}).status_code == HTTPStatus.OK
+
+
+def test_quota_counts_rows(served, call, user):
+    account_services.quota_set(user=user, prediction_rows_per_day=3)
+    assert call({"inputs": [ROW, ROW]}).status_code == HTTPStatus.OK
+    refused = call({"inputs": [ROW, ROW]})
+    assert refused.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert refused["X-Quota-Remaining"] == "1"
+    assert Prediction.objects.count() == 1
+
+
+def test_promotion_takes_effect_on_the_next_request(
+    served, call, train, django_capture_on_commit_callbacks
+):
+    assert call({"inputs": [ROW]}).json()["version"] == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        registry.version_promote(
+            version=train(estimator="random_forest", params={"n_estimators": 5})
+        )
+    assert call({"inputs": [ROW]}).json()["version"] == 2

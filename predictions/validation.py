@@ -1,0 +1,54 @@
+"""Check predict inputs against a version's input schema: one error per field and row."""
+
+from numbers import Real
+
+
+def _error(row, field, message, kind):
+    return {"loc": ["body", "inputs", row, field], "msg": message, "type": kind}
+
+
+def validate_rows(schema, rows):
+    """Return a list of errors (empty when every row fits the schema)."""
+    fields = {feature["name"]: feature for feature in schema}
+    errors = []
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            errors.append(_error(index, None, "Each input row must be an object", "type_error"))
+            continue
+        for name in row.keys() - fields.keys():
+            errors.append(_error(index, name, "Unknown feature", "extra_forbidden"))
+        for name, feature in fields.items():
+            value = row.get(name)
+            if value is None:
+                if name not in row and feature.get("required", True):
+                    errors.append(_error(index, name, "Field required", "missing"))
+                elif name in row and feature.get("required", True):
+                    errors.append(_error(index, name, "Value required", "missing"))
+                continue
+            problem = _check_value(feature, value)
+            if problem:
+                errors.append(_error(index, name, *problem))
+    return errors
+
+
+def _check_value(feature, value):
+    if feature["type"] == "category":
+        if not isinstance(value, str):
+            return "Expected a string category", "string_type"
+        categories = feature.get("categories") or []
+        if categories and value not in categories:
+            shown = ", ".join(categories[:10])
+            return f"Unknown category (expected one of: {shown})", "enum"
+        return None
+    if isinstance(value, bool) or not isinstance(value, Real):
+        return "Expected a number", "number_type"
+    if value != value or value in (float("inf"), float("-inf")):  # NaN or infinite
+        return "Expected a finite number", "finite_number"
+    if feature["type"] == "integer" and float(value) != int(value):
+        return "Expected a whole number", "int_type"
+    low, high = feature.get("min"), feature.get("max")
+    if low is not None and value < low:
+        return f"Must be at least {low:.6g}", "greater_than_equal"
+    if high is not None and value > high:
+        return f"Must be at most {high:.6g}", "less_than_equal"
+    return None
