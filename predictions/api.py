@@ -1,9 +1,20 @@
-from django.http import HttpResponse
-from ninja import Router
+from datetime import datetime
+from http import HTTPStatus
+
+from django.http import Http404, HttpResponse
+from ninja import Query, Router, Schema, Status
+from ninja.errors import HttpError
 
 from accounts.auth import predict_auth
-from predictions import services
-from predictions.schemas import PredictIn, PredictOut
+from predictions import history, services
+from predictions.models import Feedback, Prediction
+from predictions.schemas import (
+    FeedbackIn,
+    FeedbackOut,
+    PredictIn,
+    PredictionPageOut,
+    PredictOut,
+)
 
 router = Router(tags=["predict"])
 
@@ -22,3 +33,70 @@ def predict(request, response: HttpResponse, name: str, payload: PredictIn):
     for header, value in quota.headers().items():
         response[header] = value
     return body
+
+
+class HistoryFilters(Schema):
+    model: str | None = None
+    version: int | None = None
+    arm: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    user: str | None = None
+    cursor: str | None = None
+    limit: int = history.DEFAULT_PAGE_SIZE
+
+
+def _out(prediction):
+    feedback = getattr(prediction, "feedback", None)
+    return {
+        "request_id": prediction.request_id,
+        "username": prediction.user.username if prediction.user else None,
+        "model": prediction.model_name,
+        "version": prediction.version_number,
+        "arm": prediction.arm or None,
+        "rows": prediction.rows,
+        "inputs": prediction.inputs,
+        "outputs": prediction.outputs,
+        "probabilities": prediction.probabilities,
+        "latency_ms": prediction.latency_ms,
+        "created_at": prediction.created_at,
+        "feedback": feedback.labels if feedback else None,
+    }
+
+
+@router.get("/predictions", response=PredictionPageOut, url_name="list_predictions")
+def list_predictions(request, filters: Query[HistoryFilters]):
+    """Your prediction history (admins: anyone's, filter by user), newest first, by cursor."""
+    queryset = Prediction.objects.for_user(request.auth).select_related("user", "feedback")
+    data = filters.dict()
+    cursor, limit = data.pop("cursor"), data.pop("limit")
+    # A non-admin naming another user gets nothing: for_user() already limits the rows.
+    try:
+        items, next_cursor = history.page(
+            history.filter_history(queryset, **data), cursor=cursor, limit=limit
+        )
+    except history.BadCursor as exc:
+        raise HttpError(HTTPStatus.BAD_REQUEST, str(exc)) from None
+    return {"items": [_out(p) for p in items], "next_cursor": next_cursor}
+
+
+@router.post(
+    "/predictions/{request_id}/feedback",
+    response={HTTPStatus.CREATED: FeedbackOut},
+    auth=predict_auth,
+    url_name="create_feedback",
+)
+def create_feedback(request, request_id: str, payload: FeedbackIn):
+    """Record the true labels of a logged prediction (its owner or an admin)."""
+    prediction = Prediction.objects.for_user(request.auth).filter(request_id=request_id).first()
+    if prediction is None:
+        raise Http404  # someone else's prediction looks exactly like a missing one
+    if len(payload.labels) != prediction.rows:
+        raise HttpError(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            f"Give one label per row: this prediction has {prediction.rows} row(s).",
+        )
+    Feedback.objects.update_or_create(
+        prediction=prediction, defaults={"labels": payload.labels, "given_by": request.auth}
+    )
+    return Status(HTTPStatus.CREATED, {"request_id": request_id, "labels": payload.labels})

@@ -46,3 +46,18 @@ class Prediction(models.Model):
 
     def __str__(self):
         return f"{self.model_name} v{self.version_number} {self.request_id}"
+
+
+class Feedback(models.Model):
+    """Ground truth for a logged prediction, one label per row; the latest word wins."""
+
+    prediction = models.OneToOneField(Prediction, on_delete=models.CASCADE, related_name="feedback")
+    labels = models.JSONField()
+    given_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"feedback on {self.prediction.request_id}"

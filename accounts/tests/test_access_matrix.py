@@ -76,6 +76,12 @@ MATRIX = {
         "/api/v1/models/{model}/predict",
         row(UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, BAD_REQUEST),
     ),
+    "api/v1/predictions": ("GET", "/api/v1/predictions", API_READ),
+    "api/v1/predictions/<request_id>/feedback": (
+        "POST",
+        "/api/v1/predictions/unknown/feedback",
+        row(UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, BAD_REQUEST),
+    ),
     "api/v1/models/<name>": (
         "GET",
         "/api/v1/models/nothing-here",
