@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -108,16 +108,15 @@ def running(args, *, env, log_path):
 
 def stop(process, timeout=STOP_TIMEOUT_SECONDS):
     """SIGTERM (graceful), then SIGKILL to the whole group after `timeout` seconds."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
-    # Also reaps children a graceful master left behind.
-    with suppress(ProcessLookupError):
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # The leader is not reaped yet, so its group id is still ours: no stranger gets the kill.
         os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=5)
+        process.wait(timeout=5)
 
 
 def gunicorn_args(port, workers=2):
