@@ -276,7 +276,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_start": 0,
     "interval_step": 0.2,
     "interval_max": 0.5,
-    "visibility_timeout": 3600,
+    # How long a message taken by a worker that died stays invisible before redelivery.
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
 }
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BEAT_SCHEDULE = {

@@ -1,11 +1,14 @@
 """A prediction that returned 200 is logged exactly once, whatever the broker does."""
 
 import json
+import os
+import signal
 import time
 import uuid
 from http import HTTPStatus
 
 import pytest
+import redis
 
 from accounts.models import TokenScope
 from accounts.tests.factories import make_token
@@ -22,6 +25,8 @@ ROW = {
     "petal_width_(cm)": 0.2,
 }
 DEAD_BROKER = "redis://127.0.0.1:1/0"
+KILL_TEST_MESSAGES = 300
+UNACKED_KEY = "unacked"  # where kombu's Redis transport keeps messages taken but not acked
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -122,3 +127,36 @@ def test_logs_are_written_by_a_real_worker(client, user, train, publishing, sett
     assert sorted(
         Prediction.objects.filter(request_id__in=ids).values_list("request_id", flat=True)
     ) == sorted(ids)
+
+
+def test_a_worker_killed_mid_task_loses_nothing(
+    client, user, train, publishing, settings, tmp_path
+):
+    registry.version_promote(version=train())
+    _, token = make_token(user, scope=TokenScope.PREDICT)
+    queue = f"killed-{uuid.uuid4().hex[:8]}"
+    publishing(settings.CELERY_BROKER_URL, queue=queue)
+    ids = [f"killed-{i}" for i in range(KILL_TEST_MESSAGES)]
+    for request_id in ids:
+        assert _predict(client, token, request_id).status_code == HTTPStatus.OK
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    unacked_before = broker.hlen(UNACKED_KEY)
+    logged = Prediction.objects.filter(request_id__in=ids)
+    # A short visibility timeout lets the second worker take back what the first one held.
+    env = child_env(CELERY_TASK_DEFAULT_QUEUE=queue, CELERY_VISIBILITY_TIMEOUT=2)
+    with running(celery_worker_args(queue), env=env, log_path=tmp_path / "first.log") as first:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if broker.hlen(UNACKED_KEY) > unacked_before and logged.exists():
+                os.killpg(first.pid, signal.SIGKILL)  # mid-task: a message is held, unacked
+                break
+        first.wait(timeout=10)
+    held = broker.hlen(UNACKED_KEY) - unacked_before
+    written_by_first = logged.count()
+    assert held > 0, "the first worker was not caught holding a message"
+    assert written_by_first < len(ids)
+    with running(celery_worker_args(queue), env=env, log_path=tmp_path / "second.log"):
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and logged.count() < len(ids):
+            time.sleep(0.25)
+    assert sorted(logged.values_list("request_id", flat=True)) == sorted(ids)
