@@ -8,6 +8,7 @@ from accounts.roles import role_of
 NAVIGATION = [
     ("Dashboard", "portal:dashboard", None),
     ("Models", "registry:model_list", None),
+    ("History", "predictions:history", None),
     ("API tokens", "accounts:tokens", None),
     ("Users", "accounts:users", "accounts.manage_users"),
     ("Audit log", "accounts:audit", "accounts.view_audit_log"),

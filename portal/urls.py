@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include(portal_patterns)),
     path("", include("accounts.urls")),
     path("", include("models_registry.urls")),
+    path("", include("predictions.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

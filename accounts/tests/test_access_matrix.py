@@ -50,6 +50,8 @@ MATRIX = {
     "users/<int:pk>/quota/": ("POST", "/users/{viewer_id}/quota/", ADMIN_POST),
     "audit/": ("GET", "/audit/", ADMIN_PAGE),
     "models/": ("GET", "/models/", PAGE),
+    "history/": ("GET", "/history/", PAGE),
+    "history/export.csv": ("GET", "/history/export.csv", PAGE),
     "models/train/": ("GET", "/models/train/", ADMIN_PAGE),
     "models/jobs/<int:pk>/": ("GET", "/models/jobs/{job_id}/", ADMIN_PAGE),
     "models/<slug:name>/": ("GET", "/models/{model}/", PAGE),

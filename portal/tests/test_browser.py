@@ -17,11 +17,12 @@ from portal.tests.browser import log_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 NAV = {
-    "viewer": ["Dashboard", "Models", "API tokens", "API docs"],
-    "user": ["Dashboard", "Models", "API tokens", "API docs"],
+    "viewer": ["Dashboard", "Models", "History", "API tokens", "API docs"],
+    "user": ["Dashboard", "Models", "History", "API tokens", "API docs"],
     "admin": [
         "Dashboard",
         "Models",
+        "History",
         "API tokens",
         "Users",
         "Audit log",

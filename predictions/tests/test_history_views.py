@@ -1,0 +1,81 @@
+"""The history page and its CSV export: own rows only, viewers never see inputs."""
+
+import csv
+import io
+from datetime import timedelta
+from http import HTTPStatus
+
+from django.utils import timezone
+
+from predictions.models import Prediction
+
+SECRET_INPUT = "sensitive-feature-value"
+
+
+def _log(user, request_id, *, model="iris-model", minutes_ago=0):
+    return Prediction.objects.create(
+        request_id=request_id,
+        user=user,
+        model_name=model,
+        version_number=1,
+        inputs=[{"x": SECRET_INPUT}],
+        outputs=["setosa"],
+        rows=1,
+        latency_ms=1.5,
+        created_at=timezone.now() - timedelta(minutes=minutes_ago),
+    )
+
+
+def test_user_sees_own_rows_with_inputs(client, user, admin_user):
+    _log(user, "mine")
+    _log(admin_user, "theirs")
+    client.force_login(user)
+    page = client.get("/history/").content.decode()
+    assert "mine" in page
+    assert "theirs" not in page
+    assert SECRET_INPUT in page
+
+
+def test_admin_sees_everyone_and_filters_by_user(client, user, admin_user):
+    _log(user, "mine")
+    _log(admin_user, "theirs")
+    client.force_login(admin_user)
+    assert "theirs" in client.get("/history/").content.decode()
+    filtered = client.get("/history/", {"user": "user"}).content.decode()
+    assert "mine" in filtered
+    assert "theirs" not in filtered
+
+
+def test_viewers_never_see_raw_inputs(client, viewer):
+    _log(viewer, "viewer-row")
+    client.force_login(viewer)
+    page = client.get("/history/").content.decode()
+    assert "viewer-row" in page
+    assert SECRET_INPUT not in page
+    export = b"".join(client.get("/history/export.csv").streaming_content).decode()
+    assert "viewer-row" in export
+    assert SECRET_INPUT not in export
+
+
+def test_load_more_pages_with_a_cursor(client, user):
+    for i in range(55):
+        _log(user, f"r{i:02d}", minutes_ago=i)
+    client.force_login(user)
+    first = client.get("/history/").content.decode()
+    assert first.count("<details>") == 50
+    next_url = first.split('hx-get="')[-1].split('"')[0].replace("&amp;", "&")
+    more = client.get(next_url, HTTP_HX_REQUEST="true").content.decode()
+    assert more.count("<details>") == 5
+    assert "r54" in more
+    assert "<html" not in more
+
+
+def test_export_streams_the_filtered_set(client, user):
+    _log(user, "a", model="m1")
+    _log(user, "b", model="m2")
+    client.force_login(user)
+    response = client.get("/history/export.csv", {"model": "m1"})
+    assert response.status_code == HTTPStatus.OK
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [r["request_id"] for r in rows] == ["a"]
+    assert rows[0]["model"] == "m1"

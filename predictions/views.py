@@ -1,0 +1,110 @@
+"""Prediction history: filter, page with 'load more', expand a row, export CSV."""
+
+import csv
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
+from django.views.decorators.http import require_GET
+
+from accounts.models import Role
+from accounts.roles import role_of
+from portal.http import render_page
+from predictions import history
+from predictions.forms import HistoryFilterForm
+from predictions.models import Prediction
+
+EXPORT_CHUNK = 2000
+EXPORT_COLUMNS = (
+    "created_at",
+    "request_id",
+    "user",
+    "model",
+    "version",
+    "arm",
+    "rows",
+    "latency_ms",
+    "inputs",
+    "outputs",
+    "feedback",
+)
+
+
+def _filtered(request):
+    can_see_all = request.user.has_perm("accounts.view_all_history")
+    form = HistoryFilterForm(request.GET or None, can_see_all=can_see_all)
+    queryset = Prediction.objects.for_user(request.user).select_related("user", "feedback")
+    if form.is_bound and form.is_valid():
+        queryset = history.filter_history(queryset, **form.filters())
+    return form, queryset
+
+
+@login_required
+@require_GET
+def history_page(request):
+    form, queryset = _filtered(request)
+    cursor = request.GET.get("cursor") or None
+    try:
+        items, next_cursor = history.page(queryset, cursor=cursor)
+    except history.BadCursor:
+        return HttpResponseBadRequest("Invalid cursor")
+    next_query = None
+    if next_cursor:
+        params = request.GET.copy()
+        params["cursor"] = next_cursor
+        next_query = params.urlencode()
+    export_query = request.GET.copy()
+    export_query.pop("cursor", None)
+    context = {
+        "form": form,
+        "items": items,
+        "next_query": next_query,
+        "export_query": export_query.urlencode(),
+        # Viewers see that predictions happened, never what was sent.
+        "show_inputs": role_of(request.user) != Role.VIEWER,
+    }
+    partial = "history-rows" if cursor else "history-table"
+    return render_page(request, "predictions/history.html", context, partial=partial)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@login_required
+@require_GET
+def history_export(request):
+    """Stream the filtered history as CSV, in keyset chunks (constant memory)."""
+    _, queryset = _filtered(request)
+    show_inputs = role_of(request.user) != Role.VIEWER
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(EXPORT_COLUMNS)
+        cursor = None
+        while True:
+            items, cursor = history.page(queryset, cursor=cursor, limit=EXPORT_CHUNK)
+            for p in items:
+                feedback = getattr(p, "feedback", None)
+                yield writer.writerow(
+                    [
+                        p.created_at.isoformat(),
+                        p.request_id,
+                        p.user.username if p.user else "",
+                        p.model_name,
+                        p.version_number,
+                        p.arm,
+                        p.rows,
+                        p.latency_ms,
+                        json.dumps(p.inputs) if show_inputs else "",
+                        json.dumps(p.outputs),
+                        json.dumps(feedback.labels) if feedback else "",
+                    ]
+                )
+            if cursor is None:
+                return
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="predictions.csv"'
+    return response
