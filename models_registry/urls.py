@@ -15,6 +15,7 @@ urlpatterns = [
         name="version_promote",
     ),
     path("models/<slug:name>/rollback/", views.model_rollback, name="model_rollback"),
+    path("models/<slug:name>/predict/", views.model_predict, name="model_predict"),
     path("models/<slug:name>/access/", views.model_access, name="model_access"),
     path("models/<slug:name>/settings/", views.model_settings, name="model_settings"),
 ]

@@ -9,11 +9,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from guardian.shortcuts import assign_perm, get_groups_with_perms, get_users_with_perms, remove_perm
 
 from accounts.models import AuditAction, AuditEvent, User
+from accounts.quotas import QuotaExceeded
 from models_registry import services
 from models_registry.charts import compare_bars
 from models_registry.forms import AccessForm, ModelSettingsForm, TrainForm
 from models_registry.models import MLModel, ModelVersion, TrainingJob
 from portal.http import client_ip, render_page
+from predictions import services as predict_services
 
 USE_PERMISSION = "models_registry.use_mlmodel"
 MANAGE = "accounts.manage_models"
@@ -62,6 +64,7 @@ def model_detail(request, name):
         "chart": compare_bars(a, b) if a and b else None,
         "schema_version": production or latest,
         "can_manage": request.user.has_perm(MANAGE),
+        "can_predict": request.user.has_perm("accounts.predict") and production is not None,
     }
     if context["can_manage"]:
         context["settings_form"] = ModelSettingsForm(
@@ -86,6 +89,43 @@ def _int(value):
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+@login_required
+@permission_required("accounts.predict", raise_exception=True)
+@require_POST
+def model_predict(request, name):
+    """The portal's one-row predict form: same service, quota and log as the API."""
+    model = _visible_model(request, name)
+    version = model.production_version
+    row, result, errors = {}, None, []
+    for feature in version.input_schema if version else []:
+        raw = request.POST.get(feature["name"], "").strip()
+        if raw == "":
+            continue
+        if feature["type"] == "category":
+            row[feature["name"]] = raw
+        else:
+            try:
+                row[feature["name"]] = float(raw)
+            except ValueError:
+                row[feature["name"]] = raw  # validation reports it as not a number
+    try:
+        result, _ = predict_services.prediction_run(
+            user=request.user, model_name=model.name, rows=[row], request_id=request.request_id
+        )
+    except predict_services.InvalidInputs as exc:
+        errors = [f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors]
+    except predict_services.NoProductionVersion:
+        errors = ["This model has no production version."]
+    except QuotaExceeded as exc:
+        errors = [str(exc)]
+    return render_page(
+        request,
+        "models_registry/model_detail.html",
+        {"model": model, "result": result, "predict_errors": errors},
+        partial="predict-result",
+    )
 
 
 @login_required

@@ -62,6 +62,12 @@ MATRIX = {
         row(FOUND, FORBIDDEN, FORBIDDEN, NOT_FOUND),
     ),
     "models/<slug:name>/rollback/": ("POST", "/models/{model}/rollback/", ADMIN_POST),
+    # Users may predict; "open" has no production version, so the form says so (200).
+    "models/<slug:name>/predict/": (
+        "POST",
+        "/models/{model}/predict/",
+        row(FOUND, FORBIDDEN, OK, OK),
+    ),
     "models/<slug:name>/access/": ("POST", "/models/{secret_model}/access/", ADMIN_POST),
     "models/<slug:name>/settings/": ("POST", "/models/{model}/settings/", ADMIN_POST),
     "health": ("GET", "/health", PUBLIC),

@@ -201,3 +201,32 @@ def test_django_admin_refuses_bad_gates(client, admin_user, two_versions):
         },
     )
     assert b"Each gate needs metric, op and threshold" in response.content
+
+
+def test_user_predicts_from_the_model_page_and_it_is_logged(client, user, two_versions):
+    from predictions.models import Prediction
+
+    client.force_login(user)
+    page = client.get("/models/iris-model/").content.decode()
+    assert 'data-testid="predict-form"' in page
+    row = {
+        "sepal_length_(cm)": "5.1",
+        "sepal_width_(cm)": "3.5",
+        "petal_length_(cm)": "1.4",
+        "petal_width_(cm)": "0.2",
+    }
+    result = client.post(
+        "/models/iris-model/predict/", row, HTTP_HX_REQUEST="true", HTTP_X_REQUEST_ID="form-1"
+    )
+    assert b'data-testid="prediction">setosa<' in result.content
+    assert Prediction.objects.get(request_id="form-1").user == user
+    bad = client.post(
+        "/models/iris-model/predict/", {**row, "sepal_width_(cm)": "wide"}, HTTP_HX_REQUEST="true"
+    )
+    assert b"sepal_width_(cm): Expected a number" in bad.content
+
+
+def test_viewers_get_no_predict_form(client, viewer, two_versions):
+    client.force_login(viewer)
+    assert b'data-testid="predict-form"' not in client.get("/models/iris-model/").content
+    assert client.post("/models/iris-model/predict/").status_code == HTTPStatus.FORBIDDEN
