@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.tests.factories import DEFAULT_PASSWORD
+from models_registry import services as registry
 from models_registry.models import MLModel, Stage
 from portal.celery import app as celery_app
 from portal.tests.browser import log_in
@@ -57,3 +58,17 @@ def test_admin_trains_watches_progress_and_promotes(page, live_server, admin_use
     assert MLModel.objects.get(name="browser-wine").production_version.stage == Stage.PRODUCTION
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         page.screenshot(path=str(DOCS / "model.png"), full_page=True)
+
+
+def test_user_predicts_on_the_model_page_and_finds_it_in_history(page, live_server, user, train):
+    registry.version_promote(version=train())
+    log_in(page, live_server.url, "user", DEFAULT_PASSWORD)
+    page.goto(f"{live_server.url}/models/iris-model/")
+    form = page.get_by_test_id("predict-form")
+    form.locator("input[name='petal_length_(cm)']").fill("1.4")
+    form.locator("input[name='petal_width_(cm)']").fill("0.2")
+    form.get_by_role("button", name="Predict").click()
+    expect(page.get_by_test_id("prediction")).to_have_text("setosa")
+    page.get_by_test_id("predict-result").get_by_role("link", name="history").click()
+    expect(page.get_by_test_id("history-table")).to_contain_text("iris-model v1")
+    expect(page.get_by_test_id("history-table").locator("tbody tr")).to_have_count(1)
