@@ -76,9 +76,9 @@ def wait_until(predicate, *, timeout=30, interval=0.2, what="condition", process
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}{tail}")
 
 
-def http_ok(url):
+def http_ok(url, timeout=2):
     try:
-        return httpx.get(url, timeout=2).status_code == httpx.codes.OK
+        return httpx.get(url, timeout=timeout).status_code == httpx.codes.OK
     except httpx.HTTPError:
         return False
 

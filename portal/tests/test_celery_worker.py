@@ -1,6 +1,7 @@
 """Celery through a real worker process and Redis; a dead broker fails a publish fast."""
 
 import json
+import socket
 import time
 import uuid
 from datetime import timedelta
@@ -22,7 +23,7 @@ RETENTION_DAYS = 30
 # Ages in days, well clear of the cutoff so a UTC midnight during the test cannot flip one.
 KEPT_AGES = (0, 5)
 PURGED_AGES = (40, 41, 400)
-DEAD_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+REFUSING_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 PUBLISH_BOUND_SECONDS = 15
 
 pytestmark = pytest.mark.integration
@@ -71,13 +72,26 @@ def test_task_runs_on_a_real_worker_with_the_request_id(transactional_db, tmp_pa
     assert line["retention_days"] == RETENTION_DAYS
 
 
-def test_dead_broker_fails_the_publish_quickly(monkeypatch):
+@pytest.fixture(params=["refused", "silent"])
+def dead_broker_url(request):
+    """A broker that refuses connections, or one that accepts them and never answers."""
+    # The silent one (a hung Redis, a proxy that black-holes) is the case that could hang.
+    if request.param == "refused":
+        yield REFUSING_BROKER
+        return
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()  # the kernel completes handshakes; nothing ever reads or replies
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+
+
+def test_dead_broker_fails_the_publish_quickly(dead_broker_url, monkeypatch):
     # Celery lets the CELERY_BROKER_URL environment variable win over any configuration.
-    monkeypatch.setenv("CELERY_BROKER_URL", DEAD_BROKER)
+    monkeypatch.setenv("CELERY_BROKER_URL", dead_broker_url)
     app = Celery("dead-broker-check")
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.conf.task_always_eager = False
-    assert app.conf.broker_url == DEAD_BROKER
+    assert app.conf.broker_url == dead_broker_url
     try:
         started = time.monotonic()
         with pytest.raises(OperationalError):
