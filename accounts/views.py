@@ -11,14 +11,10 @@ from accounts.invitations import send_invitation
 from accounts.models import ApiToken, AuditEvent, User, UserQuota
 from accounts.quotas import quota_statuses
 from accounts.roles import role_of
+from portal.forms import add_service_errors
 from portal.http import client_ip, render_page
 
 AUDIT_PAGE_SIZE = 50
-
-
-def _apply_errors(form, exc):
-    for field, messages in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages)
 
 
 # ---------------------------------------------------------------- tokens
@@ -38,7 +34,7 @@ def tokens(request):
                 ip=client_ip(request),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             created = {"token": token, "plaintext": plaintext}
             form = TokenCreateForm(role=role)
@@ -96,7 +92,7 @@ def users(request):
                 **form.cleaned_data, actor=request.user, ip=client_ip(request)
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             send_invitation(request, invited)
             form = UserCreateForm()

@@ -14,6 +14,7 @@ from models_registry import services
 from models_registry.charts import compare_bars
 from models_registry.forms import AccessForm, ModelSettingsForm, TrainForm
 from models_registry.models import MLModel, ModelVersion, TrainingJob
+from portal.forms import add_service_errors
 from portal.http import client_ip, render_page
 from predictions import services as predict_services
 
@@ -238,10 +239,7 @@ def train(request):
                 ip=client_ip(request),
             )
         except ValidationError as exc:
-            for field, errors in (
-                exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
-            ):
-                form.add_error(field if field in form.fields else None, errors)
+            add_service_errors(form, exc)
         else:
             return redirect("registry:job_detail", pk=job.pk)
     return render_page(request, "models_registry/train.html", {"form": form})
