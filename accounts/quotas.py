@@ -5,6 +5,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import QuotaKind, QuotaUsage, UserQuota
@@ -110,3 +112,11 @@ def quota_reserve(*, user, kind, units, now=None):
     if row is None:
         raise QuotaExceeded(quota_status(user, kind, now=now))
     return QuotaStatus(kind=kind, limit=limit, used=row[0], resets_at=_resets_at(day))
+
+
+def quota_release(*, status, user, units):
+    """Give back `units` taken by a reservation whose work then failed."""
+    day = status.resets_at.date() - timedelta(days=1)
+    QuotaUsage.objects.filter(user=user, kind=status.kind, day=day).update(
+        used=Greatest(F("used") - units, 0)
+    )

@@ -121,6 +121,8 @@ def model_predict(request, name):
         errors = ["This model has no production version."]
     except QuotaExceeded as exc:
         errors = [str(exc)]
+    except predict_services.PredictionFailed:
+        errors = ["The model failed on these inputs; the failure is logged in history."]
     return render_page(
         request,
         "models_registry/model_detail.html",

@@ -8,7 +8,12 @@ from ninja.errors import AuthenticationError
 
 from accounts.quotas import QuotaExceeded
 from monitoring import metrics
-from predictions.services import InvalidInputs, ModelNotFound, NoProductionVersion
+from predictions.services import (
+    InvalidInputs,
+    ModelNotFound,
+    NoProductionVersion,
+    PredictionFailed,
+)
 
 
 def install_error_handlers(api):
@@ -42,6 +47,14 @@ def install_error_handlers(api):
             request,
             {"detail": f"Model {exc} has no production version"},
             status=HTTPStatus.SERVICE_UNAVAILABLE,
+        )
+
+    @api.exception_handler(PredictionFailed)
+    def prediction_failed(request, exc):
+        return api.create_response(
+            request,
+            {"detail": f"Model {exc} failed on these inputs; the failure is logged"},
+            status=HTTPStatus.INTERNAL_SERVER_ERROR,
         )
 
     @api.exception_handler(InvalidInputs)

@@ -7,7 +7,7 @@ from ninja.errors import HttpError
 
 from accounts.auth import predict_auth
 from predictions import history, services
-from predictions.models import Feedback, Prediction
+from predictions.models import Feedback, Prediction, PredictionStatus
 from predictions.schemas import (
     FeedbackIn,
     FeedbackOut,
@@ -39,6 +39,7 @@ class HistoryFilters(Schema):
     model: str | None = None
     version: int | None = None
     arm: str | None = None
+    status: PredictionStatus | None = None
     since: datetime | None = None
     until: datetime | None = None
     user: str | None = None
@@ -59,6 +60,8 @@ def _out(prediction):
         "outputs": prediction.outputs,
         "probabilities": prediction.probabilities,
         "latency_ms": prediction.latency_ms,
+        "status": prediction.status,
+        "error": prediction.error or None,
         "created_at": prediction.created_at,
         "feedback": feedback.labels if feedback else None,
     }

@@ -1,10 +1,13 @@
 from django import forms
 
+from predictions.models import PredictionStatus
+
 
 class HistoryFilterForm(forms.Form):
     model = forms.CharField(required=False)
     version = forms.IntegerField(required=False, min_value=1)
     arm = forms.CharField(required=False)
+    status = forms.ChoiceField(required=False, choices=[("", "any"), *PredictionStatus.choices])
     since = forms.DateTimeField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateTimeField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     user = forms.CharField(required=False, label="User")

@@ -28,7 +28,15 @@ def decode_cursor(cursor):
 
 
 def filter_history(
-    queryset, *, model=None, version=None, arm=None, since=None, until=None, user=None
+    queryset,
+    *,
+    model=None,
+    version=None,
+    arm=None,
+    status=None,
+    since=None,
+    until=None,
+    user=None,
 ):
     if model:
         queryset = queryset.filter(model_name=model)
@@ -36,6 +44,8 @@ def filter_history(
         queryset = queryset.filter(version_number=version)
     if arm:
         queryset = queryset.filter(arm=arm)
+    if status:
+        queryset = queryset.filter(status=status)
     if since:
         queryset = queryset.filter(created_at__gte=since)
     if until:

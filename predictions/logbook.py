@@ -27,6 +27,8 @@ FIELDS = (
     "rows",
     "latency_ms",
     "created_at",
+    "status",
+    "error",
 )
 
 
@@ -36,6 +38,8 @@ def write_records(records):
     for record in records:
         values = {field: record.get(field) for field in FIELDS}
         values["arm"] = values["arm"] or ""
+        values["status"] = values["status"] or "ok"
+        values["error"] = values["error"] or ""
         if isinstance(values["created_at"], str):
             values["created_at"] = parse_datetime(values["created_at"])
         objects.append(Prediction(**values))

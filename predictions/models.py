@@ -1,7 +1,12 @@
-"""The prediction log: one row per successful predict request, keyed by its request id."""
+"""The prediction log: one row per predict request that reached a model, keyed by request id."""
 
 from django.conf import settings
 from django.db import models
+
+
+class PredictionStatus(models.TextChoices):
+    OK = "ok", "OK"
+    ERROR = "error", "Error"
 
 
 class PredictionQuerySet(models.QuerySet):
@@ -32,6 +37,11 @@ class Prediction(models.Model):
     probabilities = models.JSONField(null=True, blank=True)
     rows = models.PositiveIntegerField()
     latency_ms = models.FloatField()
+    # Failures are logged too (without outputs): canary gates and history need error rates.
+    status = models.CharField(
+        max_length=10, choices=PredictionStatus.choices, default=PredictionStatus.OK
+    )
+    error = models.TextField(blank=True)
     created_at = models.DateTimeField(db_index=True)
 
     objects = PredictionQuerySet.as_manager()

@@ -34,6 +34,8 @@ class PredictionOut(Schema):
     outputs: list[Any]
     probabilities: list[list[float]] | None
     latency_ms: float
+    status: str
+    error: str | None
     created_at: datetime
     feedback: list[Any] | None
 

@@ -155,3 +155,23 @@ def test_promotion_takes_effect_on_the_next_request(
             version=train(estimator="random_forest", params={"n_estimators": 5})
         )
     assert call({"inputs": [ROW]}).json()["version"] == 2
+
+
+class _BrokenEstimator:
+    def predict(self, frame):
+        raise ValueError("corrupt tree")
+
+
+def test_a_model_failure_is_a_logged_500_and_refunds_the_quota(served, call, monkeypatch):
+    # The one stand-in: an estimator that raises, as a corrupt or incompatible one would.
+    monkeypatch.setattr("models_registry.serving.load_estimator", lambda v: _BrokenEstimator())
+    response = call({"inputs": [ROW, ROW]}, HTTP_X_REQUEST_ID="req-broken")
+    assert response.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
+    assert "failed" in response.json()["detail"]
+    logged = Prediction.objects.get(request_id="req-broken")
+    assert (logged.status, logged.outputs) == ("error", [])
+    assert "corrupt tree" in logged.error
+    monkeypatch.undo()
+    after = call({"inputs": [ROW]})
+    assert after.status_code == HTTPStatus.OK
+    assert int(after["X-Quota-Remaining"]) == int(after["X-Quota-Limit"]) - 1
