@@ -13,6 +13,7 @@ from models_registry.models import TrainingJob
 from models_registry.serving import clear_loaded
 from models_registry.training.pipeline import run_training
 from portal.tests.browser import CHROMIUM, CHROMIUM_ARGS
+from predictions import logbook
 
 # The live test server keeps Django's listen backlog of 10; the concurrency tests open
 # dozens of connections at once, which would otherwise be reset before they are accepted.
@@ -83,6 +84,17 @@ def _fast_password_hashing(settings):
 def _empty_cache():
     # Login rate-limit counters live in the cache; one test's failures must not block another.
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _empty_log_buffer(settings):
+    # Records one test left buffered name users and models the next test never had.
+    if settings.PREDICTION_LOG_BUFFER_URL:
+        client = logbook.buffer()
+        client.delete(logbook.PENDING_KEY, logbook.LEASES_KEY, logbook.DRAIN_FLAG_KEY)
+        keys = list(client.scan_iter(f"{logbook.PROCESSING_PREFIX}*"))
+        if keys:
+            client.delete(*keys)
 
 
 @pytest.fixture(autouse=True)

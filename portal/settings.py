@@ -281,11 +281,25 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BEAT_SCHEDULE = {
+    # Requests ask for drains themselves; this only sweeps up after a lost request.
+    "drain-prediction-log": {
+        "task": "predictions.tasks.drain_prediction_log_task",
+        "schedule": 5.0,
+    },
     "purge-quota-usage": {
         "task": "accounts.tasks.purge_quota_usage_task",
         "schedule": 6 * 3600,
     },
 }
+
+# ---------------------------------------------------------------- prediction log
+# Log records wait in a Redis list (the broker's Redis unless set) for batched inserts.
+PREDICTION_LOG_BUFFER_URL = env_str("PREDICTION_LOG_BUFFER_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+PREDICTION_LOG_BATCH_SIZE = env_int("PREDICTION_LOG_BATCH_SIZE", 500)
+# A drain that has not finished its batch this long after claiming it is presumed dead.
+PREDICTION_LOG_LEASE_SECONDS = env_int("PREDICTION_LOG_LEASE_SECONDS", 60)
 
 # ---------------------------------------------------------------- api tokens and quotas
 TOKEN_DEFAULT_EXPIRY_DAYS = env_int("TOKEN_DEFAULT_EXPIRY_DAYS", 90)
@@ -307,6 +321,12 @@ QUOTA_USAGE_RETENTION_DAYS = env_int("QUOTA_USAGE_RETENTION_DAYS", 90)
 
 # ---------------------------------------------------------------- serving
 PREDICT_MAX_ROWS = env_int("PREDICT_MAX_ROWS", 1000)
+
+# ---------------------------------------------------------------- batch prediction jobs
+# An upload is refused beyond either limit; keep nginx's client_max_body_size above the bytes.
+# Django streams uploads over FILE_UPLOAD_MAX_MEMORY_SIZE to a temporary file, not to memory.
+BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 1_000_000)
+BATCH_MAX_UPLOAD_MB = env_int("BATCH_MAX_UPLOAD_MB", 50)
 
 # ---------------------------------------------------------------- metrics
 PROMETHEUS_EXPORT_MIGRATIONS = False

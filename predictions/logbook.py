@@ -1,18 +1,34 @@
-"""Write prediction log rows off the request path, and never lose one.
+"""Write prediction log rows off the request path, in batches, and never lose one.
 
-The request publishes one small Celery message; the worker inserts it (acks late, so a killed
-worker's message is delivered again). If the broker cannot take the message, the row is
-inserted directly instead. The unique request id makes every path idempotent.
+The request appends its record to a Redis list (one round trip) and, at most once per drain,
+asks Celery for a drain. A drain claims up to a batch of records atomically into its own
+processing list, leased in a sorted set, inserts them with one multi-row INSERT and only
+then deletes the processing list. A drain killed mid-batch leaves its lease behind; when
+the lease expires, the next drain puts those records back. When Redis cannot take the
+record, the row is inserted directly instead. The unique request id makes every path
+idempotent, so a record handled twice is written once.
 """
 
+import json
 import logging
+import time
+import uuid
+from functools import cache
 
+import redis
+from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from kombu.exceptions import OperationalError
 
-from predictions.models import Prediction
+from predictions.models import Prediction, PredictionStatus
 
 logger = logging.getLogger(__name__)
+PENDING_KEY = "predictions:log:pending"
+LEASES_KEY = "predictions:log:leases"
+PROCESSING_PREFIX = "predictions:log:processing:"
+DRAIN_FLAG_KEY = "predictions:log:drain-requested"
+# A requested drain that never ran (lost publish) stops blocking new requests after this.
+DRAIN_FLAG_TTL_MS = 2000
 FIELDS = (
     "request_id",
     "user_id",
@@ -31,6 +47,28 @@ FIELDS = (
     "error",
 )
 
+# Move up to ARGV[1] records from the pending list into this drain's processing list, and
+# lease it until ARGV[2], in one atomic step: a record is always in exactly one list.
+_CLAIM = """
+local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #items > 0 then
+  redis.call('LTRIM', KEYS[1], #items, -1)
+  redis.call('RPUSH', KEYS[2], unpack(items))
+  redis.call('ZADD', KEYS[3], ARGV[2], KEYS[2])
+end
+return items
+"""
+# Put an expired lease's records back at the head of the pending list and forget the lease.
+_RECLAIM = """
+local items = redis.call('LRANGE', KEYS[2], 0, -1)
+if #items > 0 then
+  redis.call('LPUSH', KEYS[1], unpack(items))
+end
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[3], KEYS[2])
+return #items
+"""
+
 
 def write_records(records):
     """Insert log records (dicts), skipping ones already written; return rows inserted."""
@@ -38,11 +76,12 @@ def write_records(records):
     for record in records:
         values = {field: record.get(field) for field in FIELDS}
         values["arm"] = values["arm"] or ""
-        values["status"] = values["status"] or "ok"
+        values["status"] = values["status"] or PredictionStatus.OK
         values["error"] = values["error"] or ""
         if isinstance(values["created_at"], str):
             values["created_at"] = parse_datetime(values["created_at"])
         objects.append(Prediction(**values))
+    _forget_deleted_references(objects)
     ids = {o.request_id for o in objects}
     existing = set(
         Prediction.objects.filter(request_id__in=ids).values_list("request_id", flat=True)
@@ -51,15 +90,117 @@ def write_records(records):
     return len(ids - existing)
 
 
-def log_prediction(record):
-    """Hand the record to a worker; fall back to a direct insert when the broker is down."""
-    from predictions.tasks import write_predictions_task
+def _forget_deleted_references(objects):
+    """Null the user, model or version a record names if it was deleted since the request.
 
+    The foreign keys are SET_NULL on delete; without this one stale record would fail the
+    whole batch's INSERT, again on every retry.
+    """
+    from django.contrib.auth import get_user_model
+
+    from models_registry.models import MLModel, ModelVersion
+
+    for field, model in (
+        ("user_id", get_user_model()),
+        ("model_id", MLModel),
+        ("version_id", ModelVersion),
+    ):
+        wanted = {getattr(o, field) for o in objects} - {None}
+        alive = set(model.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+        for o in objects:
+            if getattr(o, field) not in alive:
+                setattr(o, field, None)
+
+
+@cache
+def _buffer(url):
+    # Short timeouts: a dead Redis must send the request to the fallback within a second.
+    return redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1)
+
+
+def buffer():
+    return _buffer(settings.PREDICTION_LOG_BUFFER_URL)
+
+
+def _buffered():
+    from portal.celery import app
+
+    # Eager (embedded demo, unit tests): nobody drains a buffer, so write in-process.
+    return bool(settings.PREDICTION_LOG_BUFFER_URL) and not app.conf.task_always_eager
+
+
+def log_prediction(record):
+    """Buffer the record for a batched insert; insert it directly when Redis is down."""
+    if not _buffered():
+        write_records([record])
+        return
     try:
-        write_predictions_task.delay([record])
-    except OperationalError:
+        pipe = buffer().pipeline(transaction=False)
+        pipe.rpush(PENDING_KEY, json.dumps(record))
+        pipe.set(DRAIN_FLAG_KEY, 1, nx=True, px=DRAIN_FLAG_TTL_MS)
+        _, drain_needed = pipe.execute()
+    except redis.RedisError:
         logger.warning(
-            "broker unavailable, writing prediction log directly",
+            "log buffer unavailable, writing prediction log directly",
             extra={"request_id_logged": record["request_id"]},
         )
         write_records([record])
+        return
+    if drain_needed:
+        request_drain()
+
+
+def request_drain():
+    from predictions.tasks import drain_prediction_log_task
+
+    try:
+        drain_prediction_log_task.delay()
+    except OperationalError:
+        # The record is safe in Redis; the next request or beat's periodic drain takes it.
+        logger.warning("could not request a prediction log drain")
+
+
+def reclaim_expired(client, now=None):
+    """Give the records of drains that died mid-batch back to the pending list."""
+    now = time.time() if now is None else now
+    returned = 0
+    for key in client.zrangebyscore(LEASES_KEY, "-inf", now):
+        returned += client.eval(_RECLAIM, 3, PENDING_KEY, key, LEASES_KEY)
+    if returned:
+        logger.warning("requeued %d prediction log records from expired leases", returned)
+    return returned
+
+
+def drain(*, batch_size=None, lease_seconds=None, max_batches=None):
+    """Insert buffered records batch by batch until the buffer is empty; return rows inserted."""
+    client = buffer()
+    batch_size = batch_size or settings.PREDICTION_LOG_BATCH_SIZE
+    lease_seconds = lease_seconds or settings.PREDICTION_LOG_LEASE_SECONDS
+    reclaim_expired(client)
+    inserted = batches = 0
+    while max_batches is None or batches < max_batches:
+        processing = f"{PROCESSING_PREFIX}{uuid.uuid4().hex}"
+        items = client.eval(
+            _CLAIM, 3, PENDING_KEY, processing, LEASES_KEY, batch_size, time.time() + lease_seconds
+        )
+        if not items:
+            # Let the next request ask for a drain, then look once more: a record pushed
+            # before the flag was cleared is seen here, one pushed after asks for its own.
+            client.delete(DRAIN_FLAG_KEY)
+            if client.llen(PENDING_KEY) == 0:
+                break
+            continue
+        inserted += write_records([json.loads(item) for item in items])
+        pipe = client.pipeline(transaction=True)
+        pipe.delete(processing)
+        pipe.zrem(LEASES_KEY, processing)
+        pipe.execute()
+        batches += 1
+    return inserted
+
+
+def backlog():
+    """Records waiting in the buffer plus those claimed by drains (for metrics and tests)."""
+    client = buffer()
+    claimed = sum(client.llen(key) for key in client.zrange(LEASES_KEY, 0, -1))
+    return client.llen(PENDING_KEY) + claimed
