@@ -9,6 +9,7 @@ NAVIGATION = [
     ("Dashboard", "portal:dashboard", None),
     ("Models", "registry:model_list", None),
     ("History", "predictions:history", None),
+    ("Jobs", "predictions:job_list", "accounts.predict"),
     ("API tokens", "accounts:tokens", None),
     ("Users", "accounts:users", "accounts.manage_users"),
     ("Audit log", "accounts:audit", "accounts.view_audit_log"),

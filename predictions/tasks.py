@@ -28,3 +28,21 @@ def drain_prediction_log_task():
 )
 def write_predictions_task(records):
     return write_records(records)
+
+
+# ---------------------------------------------------------------- batch prediction jobs
+# Under the broker's visibility timeout (1 h by default), so a live job is never redelivered.
+BATCH_JOB_TIME_LIMIT_SECONDS = 1800
+
+
+@shared_task(
+    name="predictions.tasks.run_batch_job_task",
+    time_limit=BATCH_JOB_TIME_LIMIT_SECONDS,
+    soft_time_limit=BATCH_JOB_TIME_LIMIT_SECONDS - 60,
+)
+def run_batch_job_task(job_id):
+    """Score a batch job (idempotent: a redelivered job starts again from its first row)."""
+    # Imported here: the batch code imports this module to enqueue, and the top stays small.
+    from predictions.batch.run import batch_job_run
+
+    return batch_job_run(job_id)

@@ -3,14 +3,18 @@
 A new URL without a row here fails `test_every_url_has_a_row`.
 """
 
+from datetime import date
 from http import HTTPStatus
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.urls import URLResolver, get_resolver
 
 from accounts.models import TokenScope
 from accounts.tests.factories import make_token
 from models_registry.models import MLModel, TrainingJob
+from predictions.models import BatchJob, BatchJobStatus
 
 OK, FOUND = HTTPStatus.OK, HTTPStatus.FOUND
 FORBIDDEN, NOT_FOUND = HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND
@@ -52,6 +56,16 @@ MATRIX = {
     "models/": ("GET", "/models/", PAGE),
     "history/": ("GET", "/history/", PAGE),
     "history/export.csv": ("GET", "/history/export.csv", PAGE),
+    # Batch jobs: the target is the admin's job, so only the admin (owner) finds it.
+    "jobs/": ("GET", "/jobs/", PAGE),
+    # Users may start jobs; without a file the form answers with its errors (200).
+    "jobs/new/": ("POST", "/jobs/new/", row(FOUND, FORBIDDEN, OK, OK)),
+    "jobs/<uuid:pk>/": ("GET", "/jobs/{admin_batch_job}/", row(FOUND, NOT_FOUND, NOT_FOUND, OK)),
+    "jobs/<uuid:pk>/result.csv": (
+        "GET",
+        "/jobs/{admin_batch_job}/result.csv",
+        row(FOUND, NOT_FOUND, NOT_FOUND, OK),
+    ),
     "models/train/": ("GET", "/models/train/", ADMIN_PAGE),
     "models/jobs/<int:pk>/": ("GET", "/models/jobs/{job_id}/", ADMIN_PAGE),
     "models/<slug:name>/": ("GET", "/models/{model}/", PAGE),
@@ -85,6 +99,22 @@ MATRIX = {
         row(UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, BAD_REQUEST),
     ),
     "api/v1/predictions": ("GET", "/api/v1/predictions", API_READ),
+    # A multipart post without the file: viewers are refused first, others get 400.
+    "api/v1/models/<name>/jobs": (
+        "POST",
+        "/api/v1/models/{model}/jobs",
+        row(UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, BAD_REQUEST),
+    ),
+    "api/v1/jobs/<job_id>": (
+        "GET",
+        "/api/v1/jobs/{admin_batch_job}",
+        row(UNAUTHORIZED, NOT_FOUND, NOT_FOUND, OK),
+    ),
+    "api/v1/jobs/<job_id>/result": (
+        "GET",
+        "/api/v1/jobs/{admin_batch_job}/result",
+        row(UNAUTHORIZED, NOT_FOUND, NOT_FOUND, OK),
+    ),
     "api/v1/predictions/<request_id>/feedback": (
         "POST",
         "/api/v1/predictions/unknown/feedback",
@@ -155,6 +185,13 @@ MATRIX = {
 
 # More paths for routes above whose answer depends on the object.
 EXTRA_PATHS = {
+    # The user's own job (still queued): theirs and the admin's to see, nobody else's.
+    "/jobs/{user_batch_job}/": row(FOUND, NOT_FOUND, OK, OK),
+    "/jobs/{user_batch_job}/result.csv": row(FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND),
+    "/api/v1/jobs/{user_batch_job}": row(UNAUTHORIZED, NOT_FOUND, OK, OK),
+    "/api/v1/jobs/{user_batch_job}/result": row(
+        UNAUTHORIZED, NOT_FOUND, HTTPStatus.CONFLICT, HTTPStatus.CONFLICT
+    ),
     # A restricted model is invisible (404) to every role without a grant.
     "/models/{secret_model}/": row(FOUND, NOT_FOUND, NOT_FOUND, OK),
     "/api/v1/models/{secret_model}": row(UNAUTHORIZED, NOT_FOUND, NOT_FOUND, OK),
@@ -187,6 +224,29 @@ def test_every_url_has_a_row():
     assert MATRIX.keys() - routes == set(), "MATRIX lists URLs that no longer exist"
 
 
+def _batch_jobs(role_users):
+    """A finished job of the admin's (with its result stored) and a queued one of the user's."""
+    model = MLModel.objects.create(name="batched", task_type="classification")
+    version = model.versions.create(
+        version=1,
+        artifact="models/none.skops",
+        artifact_sha256="0" * 64,
+        artifact_size=0,
+        estimator="logistic_regression",
+        dataset_name="iris",
+        dataset_fingerprint="0",
+    )
+    common = {"model": model, "version": version, "rows_total": 1, "quota_day": date.today()}
+    admin_job = BatchJob.objects.create(
+        owner=role_users["admin"],
+        status=BatchJobStatus.SUCCEEDED,
+        result_file=default_storage.save("batch/results/x.csv", ContentFile(b"prediction\n")),
+        **common,
+    )
+    user_job = BatchJob.objects.create(owner=role_users["user"], **common)
+    return {"admin_batch_job": admin_job.pk, "user_batch_job": user_job.pk}
+
+
 @pytest.fixture
 def world(role_users):
     admin_token, _ = make_token(role_users["admin"], scope=TokenScope.ALL)
@@ -205,6 +265,7 @@ def world(role_users):
         "model": open_model.name,
         "secret_model": "secret",
     }
+    ids.update(_batch_jobs(role_users))
     return {"users": role_users, "tokens": tokens, "ids": ids}
 
 

@@ -1,0 +1,152 @@
+"""One chunk of CSV rows: validated column by column, predicted at once, laid out as result rows.
+
+Checks run vectorised over the whole chunk; only rows they flag go through the per-row
+validator (predictions.validation), so the messages are exactly those of the predict API.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from predictions.validation import validate_rows
+
+PREDICTION_COLUMN = "prediction"
+PROBABILITY_PREFIX = "probability_"
+ERROR_COLUMN = "error"
+
+
+@dataclass
+class ChunkResult:
+    frame: pd.DataFrame  # result rows: the input as given, prediction, probabilities, error
+    failed: int = 0
+    errors: list = field(default_factory=list)  # [{"row", "field", "message"}]
+
+
+def classes_of(estimator, version):
+    if not (hasattr(estimator, "predict_proba") and version.output_classes):
+        return None
+    return [str(c) for c in getattr(estimator, "classes_", version.output_classes)]
+
+
+def result_header(header, estimator, version):
+    classes = classes_of(estimator, version) or []
+    return [
+        *header,
+        PREDICTION_COLUMN,
+        *(f"{PROBABILITY_PREFIX}{c}" for c in classes),
+        ERROR_COLUMN,
+    ]
+
+
+def _feature_values(feature, raw):
+    """(model-ready values, mask of rows the feature rejects) for one column of strings."""
+    text = raw.str.strip()
+    empty = text.eq("").to_numpy()
+    required = feature.get("required", True)
+    if feature["type"] == "category":
+        values = text.where(~empty, None).astype(object)
+        bad = empty & required
+        categories = feature.get("categories") or []
+        if categories:
+            bad |= ~empty & ~text.isin(categories).to_numpy()
+        return values, bad
+    numbers = pd.to_numeric(text.where(~empty), errors="coerce").astype("float64")
+    array = numbers.to_numpy()
+    with np.errstate(invalid="ignore"):
+        bad = (empty & required) | (~empty & ~np.isfinite(array))
+        if feature["type"] == "integer":
+            bad |= np.isfinite(array) & (array != np.floor(array))
+        if feature.get("min") is not None:
+            bad |= array < feature["min"]
+        if feature.get("max") is not None:
+            bad |= array > feature["max"]
+    return numbers, bad
+
+
+def _rows_for_messages(schema, frame, values, positions):
+    """Flagged rows as the per-row validator sees them: parsed where parsable, else raw text."""
+    columns = [
+        (
+            f["name"],
+            f["type"] == "category",
+            frame[f["name"]].to_numpy(),
+            values[f["name"]].to_numpy(),
+        )
+        for f in schema
+        if f["name"] in frame  # an optional column the file leaves out is simply absent
+    ]
+    rows = []
+    for position in positions:
+        row = {}
+        for name, is_category, raw, parsed in columns:
+            text = raw[position].strip()
+            if text == "":
+                row[name] = None
+            elif is_category or parsed[position] != parsed[position]:  # NaN: not a number
+                row[name] = text
+            else:
+                row[name] = float(parsed[position])
+        rows.append(row)
+    return rows
+
+
+def score_chunk(rows, *, header, version, estimator, first_row):
+    """Validate and predict a chunk of raw CSV rows; `first_row` numbers its first row."""
+    schema = version.input_schema
+    width = len(header)
+    problems = {}  # position -> [(field, message)]
+    for position, row in enumerate(rows):
+        if len(row) != width:
+            problems[position] = [(None, f"Expected {width} fields, got {len(row)}")]
+            rows[position] = (row + [""] * width)[:width]
+    frame = pd.DataFrame(rows, columns=header, dtype=object)
+    values, flagged = {}, np.zeros(len(rows), dtype=bool)
+    for feature in schema:
+        name = feature["name"]
+        if name in frame:
+            values[name], bad = _feature_values(feature, frame[name])
+            flagged |= bad
+        elif feature["type"] == "category":
+            values[name] = pd.Series([None] * len(rows), dtype=object)
+        else:
+            values[name] = pd.Series(np.nan, index=frame.index)
+    # A ragged row's cells are shifted: its field count says it all.
+    positions = [int(p) for p in np.flatnonzero(flagged) if p not in problems]
+    found = {p: [] for p in positions}
+    checked = validate_rows(schema, _rows_for_messages(schema, frame, values, positions))
+    for error in checked:
+        found[positions[error["loc"][2]]].append((error["loc"][-1], error["msg"]))
+    for position, messages in found.items():
+        # The vectorised checks mirror the validator; should they ever flag more, say so.
+        problems[position] = messages or [(None, "Invalid row")]
+    good = np.ones(len(rows), dtype=bool)
+    good[list(problems)] = False
+    return _result(frame, values, good, problems, version, estimator, first_row)
+
+
+def _result(frame, values, good, problems, version, estimator, first_row):
+    result = frame.copy()
+    predictions = np.full(len(frame), "", dtype=object)
+    classes = classes_of(estimator, version)
+    probabilities = np.full((len(frame), len(classes or [])), np.nan)
+    if good.any():
+        features = pd.DataFrame(
+            {f["name"]: values[f["name"]][good] for f in version.input_schema}
+        ).reset_index(drop=True)
+        predictions[good] = estimator.predict(features)
+        if classes:
+            probabilities[good] = np.round(estimator.predict_proba(features), 6)
+    result[PREDICTION_COLUMN] = predictions
+    for index, name in enumerate(classes or []):
+        result[f"{PROBABILITY_PREFIX}{name}"] = probabilities[:, index]
+    messages = np.full(len(frame), "", dtype=object)
+    errors = []
+    for position in sorted(problems):
+        found = problems[position]
+        messages[position] = "; ".join(f"{f}: {m}" if f else m for f, m in found)
+        errors.extend(
+            {"row": first_row + int(position), "field": f, "message": m} for f, m in found
+        )
+    result[ERROR_COLUMN] = messages
+    return ChunkResult(frame=result, failed=len(problems), errors=errors)

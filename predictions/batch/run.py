@@ -1,0 +1,142 @@
+"""Score a stored batch job chunk by chunk: validate and predict vectorised, write the result.
+
+Idempotent: every attempt starts from row one and rewrites the whole result, so a task
+redelivered after its worker died simply runs again. Only the latest attempt may record
+progress or finish the job, and the finishing update refunds bad rows exactly once.
+"""
+
+import csv
+import io
+import logging
+import tempfile
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from models_registry import serving
+from predictions.batch.frames import result_header, score_chunk
+from predictions.batch.submit import batch_job_fail, quota_refund
+from predictions.batch.upload import check_columns, csv_reader, data_rows
+from predictions.models import BatchJob, BatchJobStatus
+
+logger = logging.getLogger(__name__)
+
+CHUNK_ROWS = 10_000
+MAX_STORED_ERRORS = 100
+# A job whose worker keeps dying (out of memory, say) is failed rather than retried forever.
+MAX_ATTEMPTS = 3
+RESULT_DIR = "batch/results"
+
+
+class Superseded(Exception):
+    """A newer attempt owns the job (this one was presumed dead and redelivered)."""
+
+
+def batch_job_run(job_id):
+    """Run a job to the end; returns its final status, or None if there was nothing to do."""
+    attempt = _claim(job_id)
+    if attempt is None:
+        return None
+    job = BatchJob.objects.select_related("version", "owner").get(pk=job_id)
+    if attempt > MAX_ATTEMPTS:
+        batch_job_fail(job, error=f"Gave up after {MAX_ATTEMPTS} attempts.", attempt=attempt)
+        return BatchJobStatus.FAILED
+    try:
+        totals = _score(job, attempt)
+    except Superseded:
+        logger.warning("batch job %s attempt %s superseded", job.pk, attempt)
+        return None
+    except Exception as exc:  # any failure must end the job, never leave it running
+        logger.exception("batch job %s failed", job.pk)
+        batch_job_fail(job, error=f"{type(exc).__name__}: {exc}", attempt=attempt)
+        return BatchJobStatus.FAILED
+    _succeed(job, attempt, **totals)
+    return BatchJobStatus.SUCCEEDED
+
+
+@transaction.atomic
+def _claim(job_id):
+    job = BatchJob.objects.select_for_update().filter(pk=job_id).first()
+    if job is None or job.is_finished:
+        return None  # deleted, or a redelivery of a job that already ended
+    job.attempts += 1
+    job.status = BatchJobStatus.RUNNING
+    job.started_at = timezone.now()
+    job.rows_done = job.rows_failed = 0
+    job.errors = []
+    job.save(
+        update_fields=["attempts", "status", "started_at", "rows_done", "rows_failed", "errors"]
+    )
+    return job.attempts
+
+
+def _record(job, attempt, **fields):
+    updated = BatchJob.objects.filter(
+        pk=job.pk, attempts=attempt, status=BatchJobStatus.RUNNING
+    ).update(**fields)
+    if not updated:
+        raise Superseded(job.pk)
+
+
+def _score(job, attempt):
+    version = job.version
+    estimator = serving.load_estimator(version)
+    done = failed = 0
+    errors = []
+    with (
+        default_storage.open(job.input_file.name, "rb") as source,
+        csv_reader(source) as reader,
+        tempfile.TemporaryFile() as out,
+    ):
+        header = check_columns(next(reader), version.input_schema)
+        text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+        csv.writer(text, lineterminator="\n").writerow(result_header(header, estimator, version))
+        for chunk in _chunks(data_rows(reader)):
+            result = score_chunk(
+                chunk, header=header, version=version, estimator=estimator, first_row=done + 1
+            )
+            result.frame.to_csv(text, header=False, index=False, lineterminator="\n")
+            done += len(chunk)
+            failed += result.failed
+            errors.extend(result.errors[: MAX_STORED_ERRORS - len(errors)])
+            _record(job, attempt, rows_done=done, rows_failed=failed, errors=errors)
+        text.flush()
+        text.detach()
+        name = f"{RESULT_DIR}/{job.pk}.csv"
+        # A previous attempt may have stored its result before dying: start from scratch.
+        default_storage.delete(name)
+        stored = default_storage.save(name, File(out, name=f"{job.pk}.csv"))
+    return {"done": done, "failed": failed, "errors": errors, "result": stored}
+
+
+def _chunks(rows, size=CHUNK_ROWS):
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@transaction.atomic
+def _succeed(job, attempt, *, done, failed, errors, result):
+    updated = BatchJob.objects.filter(
+        pk=job.pk, attempts=attempt, status=BatchJobStatus.RUNNING
+    ).update(
+        status=BatchJobStatus.SUCCEEDED,
+        rows_done=done,
+        rows_failed=failed,
+        errors=errors,
+        result_file=result,
+        finished_at=timezone.now(),
+    )
+    if updated:  # bad rows were never predicted: their quota goes back, once
+        quota_refund(job, failed)
+    logger.info(
+        "batch job finished",
+        extra={"job": str(job.pk), "rows": done, "failed": failed, "attempt": attempt},
+    )
