@@ -16,12 +16,13 @@ TEST_ENV := PORTAL_ENV_FILE= DEBUG=true \
 	CACHE_URL=$${TEST_CACHE_URL:-redis://127.0.0.1:6379/14} \
 	CELERY_TASK_ALWAYS_EAGER=true
 
-.PHONY: help run test test-fast lint format migrate
+.PHONY: help run test test-fast lint format migrate bench
 
 help:
 	@echo "make run    - install, migrate, create demo users, serve http://$(HOST):$(PORT)"
 	@echo "make test   - the whole suite (real PostgreSQL, Redis, Celery worker, Chromium)"
 	@echo "make lint   - ruff"
+	@echo "make bench  - portal vs the FastAPI baseline under wrk; writes bench/RESULTS.md"
 
 .tools/bin/uv:
 	python3 -m venv .tools && .tools/bin/pip install --quiet uv
@@ -55,3 +56,9 @@ lint: .venv/.synced
 format: .venv/.synced
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
+
+# Side by side with the FastAPI baseline (bench/baselines), on 127.0.0.1 only; BENCH_ARGS=--quick.
+bench: .venv/.synced
+	bin/ensure-services
+	bin/ensure-wrk
+	$(RUN) python bench/run.py $(BENCH_ARGS)

@@ -4,13 +4,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.core.cache import cache
+from django.db import connection
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import QuotaKind, QuotaUsage, UserQuota
 from accounts.roles import role_of
+
+# Changes drop the cache at once; the TTL only bounds what a missed signal could leave behind.
+LIMITS_CACHE_SECONDS = 300
 
 
 class QuotaExceeded(Exception):
@@ -58,15 +62,32 @@ def _resets_at(day: date):
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
 
 
+def _limit_key(user_id):
+    return f"quota:limits:{user_id}"
+
+
+def quota_limits(user):
+    """{kind: daily limit} from the user's override or role; cached until either changes."""
+    limits = cache.get(_limit_key(user.pk))
+    if limits is None:
+        override = UserQuota.objects.filter(user=user).first()
+        role = role_of(user)
+        defaults = settings.QUOTA_DEFAULTS.get(role.value if role else "viewer", {})
+        limits = {}
+        for kind in QuotaKind:
+            value = override.override_for(kind) if override else None
+            limits[kind.value] = value if value is not None else defaults.get(f"{kind}_per_day", 0)
+        cache.set(_limit_key(user.pk), limits, LIMITS_CACHE_SECONDS)
+    return limits
+
+
+def quota_limits_forget(user_id):
+    """Drop the cached limits (called when a user's override or role changes)."""
+    cache.delete(_limit_key(user_id))
+
+
 def quota_limit(user, kind):
-    override = UserQuota.objects.filter(user=user).first()
-    value = override.override_for(kind) if override else None
-    if value is not None:
-        return value
-    role = role_of(user)
-    return settings.QUOTA_DEFAULTS.get(role.value if role else "viewer", {}).get(
-        f"{kind}_per_day", 0
-    )
+    return quota_limits(user)[QuotaKind(kind).value]
 
 
 def quota_status(user, kind, *, now=None):
@@ -85,30 +106,30 @@ def quota_statuses(user, *, now=None):
     return [quota_status(user, kind, now=now) for kind in QuotaKind]
 
 
-_RESERVE_SQL = (
-    f"UPDATE {QuotaUsage._meta.db_table} SET used = used + %s "  # noqa: S608 - table name is ours
-    "WHERE user_id = %s AND kind = %s AND day = %s AND used + %s <= %s RETURNING used"
-)
+_TABLE = QuotaUsage._meta.db_table
+# One statement, one round trip: create today's row or add to it, only while within the
+# limit. ON CONFLICT DO UPDATE locks the row and re-checks the WHERE against the latest
+# value, so concurrent callers can never overshoot.
+_RESERVE_SQL = f"""
+INSERT INTO {_TABLE} AS q (user_id, kind, day, used)
+SELECT %(user)s, %(kind)s, %(day)s, %(units)s WHERE %(units)s <= %(limit)s
+ON CONFLICT (user_id, kind, day) DO UPDATE SET used = q.used + EXCLUDED.used
+WHERE q.used + EXCLUDED.used <= %(limit)s
+RETURNING used
+"""
 
 
 def quota_reserve(*, user, kind, units, now=None):
-    """Take `units` from today's quota or take nothing and raise QuotaExceeded.
-
-    One conditional UPDATE does the check and the increment, so concurrent callers can never
-    overshoot: PostgreSQL re-checks the condition after waiting for the row lock.
-    """
+    """Take `units` from today's quota or take nothing and raise QuotaExceeded."""
     if units < 1:
         raise ValueError("units must be positive")
     kind = QuotaKind(kind)
     day = quota_day(now)
     limit = quota_limit(user, kind)
-    with transaction.atomic():
-        QuotaUsage.objects.bulk_create(
-            [QuotaUsage(user=user, kind=kind, day=day, used=0)], ignore_conflicts=True
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(_RESERVE_SQL, [units, user.pk, kind.value, day, units, limit])
-            row = cursor.fetchone()
+    params = {"user": user.pk, "kind": kind.value, "day": day, "units": units, "limit": limit}
+    with connection.cursor() as cursor:
+        cursor.execute(_RESERVE_SQL, params)
+        row = cursor.fetchone()
     if row is None:
         raise QuotaExceeded(quota_status(user, kind, now=now))
     return QuotaStatus(kind=kind, limit=limit, used=row[0], resets_at=_resets_at(day))

@@ -1,9 +1,12 @@
-"""Audit receivers for logins, failed logins and logouts."""
+"""Receivers: audit of logins, failed logins and logouts; cached quota limits kept fresh."""
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db import transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
-from accounts.models import AuditAction, AuditEvent
+from accounts.models import AuditAction, AuditEvent, User, UserQuota
+from accounts.quotas import quota_limits_forget
 from portal.http import client_ip
 
 LOGIN_FIELDS = ("username", "login", "email")
@@ -31,3 +34,30 @@ def audit_login_failed(sender, credentials, request=None, **kwargs):
     AuditEvent.objects.record(
         AuditAction.LOGIN_FAILED, details={"login": login[:150]}, ip=_ip(request)
     )
+
+
+def _limits_changed(user_ids):
+    # Now, for this transaction's own reads; again after commit, in case another request
+    # cached the old limits in between.
+    for user_id in user_ids:
+        quota_limits_forget(user_id)
+        transaction.on_commit(lambda user_id=user_id: quota_limits_forget(user_id))
+
+
+@receiver(
+    [post_save, post_delete], sender=UserQuota, dispatch_uid="accounts.quota_override_changed"
+)
+def _quota_override_changed(sender, instance, **kwargs):
+    _limits_changed([instance.user_id])
+
+
+@receiver(m2m_changed, sender=User.groups.through, dispatch_uid="accounts.role_changed")
+def _role_changed(sender, instance, action, reverse, pk_set, **kwargs):
+    # Limits follow the role; a role is group membership, changed from either side.
+    if not reverse:
+        if action in ("post_add", "post_remove", "post_clear"):
+            _limits_changed([instance.pk])
+    elif action in ("post_add", "post_remove"):
+        _limits_changed(pk_set or ())
+    elif action == "pre_clear":
+        _limits_changed(instance.user_set.values_list("pk", flat=True))

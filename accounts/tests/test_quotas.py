@@ -11,8 +11,9 @@ import time_machine
 from django.core.management import CommandError, call_command
 
 from accounts import services
-from accounts.models import AuditAction, AuditEvent, QuotaKind, TokenScope
+from accounts.models import AuditAction, AuditEvent, QuotaKind, Role, TokenScope
 from accounts.quotas import QuotaExceeded, quota_limit, quota_reserve, quota_status
+from accounts.roles import role_group
 from accounts.tests.factories import make_token
 
 SPEND = "/test-api/spend"
@@ -160,3 +161,15 @@ def test_set_quota_command_errors(user):
 def test_reserve_rejects_non_positive_units(user):
     with pytest.raises(ValueError, match="positive"):
         quota_reserve(user=user, kind=ROWS, units=0)
+
+
+def test_cached_limits_follow_role_changes_from_either_side(user, settings):
+    defaults = settings.QUOTA_DEFAULTS
+    assert quota_limit(user, ROWS) == defaults["user"]["prediction_rows_per_day"]  # cached now
+    services.role_set(user=user, role=Role.VIEWER)
+    assert quota_limit(user, ROWS) == 0
+    user.groups.clear()
+    services.role_set(user=user, role=Role.USER)
+    assert quota_limit(user, ROWS) == defaults["user"]["prediction_rows_per_day"]
+    role_group(Role.USER).user_set.remove(user)  # from the group's side
+    assert quota_limit(type(user).objects.get(pk=user.pk), ROWS) == 0  # as the next request

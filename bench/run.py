@@ -1,0 +1,312 @@
+"""`make bench`: the portal against the FastAPI baseline, side by side, in one run.
+
+Same machine, same load generator (wrk on 127.0.0.1, bounded durations), same model artifacts.
+Writes bench/RESULTS.md (and var/bench/results.json). `--quick` shortens every run.
+"""
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+import pandas as pd
+import redis
+import skops.io as sio
+from sklearn.datasets import load_breast_cancer
+
+# Run as a script (`python bench/run.py`), so bench/ itself is on sys.path.
+import harness  # isort: skip
+import report  # isort: skip
+
+PORTAL, BASELINE = 8301, 8302
+WORKERS = 2  # per server, on 2 cores: the same process count for both
+MODELS = {"bench-lr": "logistic_regression", "bench-rf": "random_forest"}
+SCENARIOS = [  # (model, rows per request)
+    ("bench-lr", 1),
+    ("bench-rf", 1),
+    ("bench-lr", 100),
+    ("bench-rf", 100),
+]
+CONCURRENCY = (1, 32)
+BATCH_JOB_ROWS = 100_000
+LOG_CAPACITY_RECORDS = 50_000
+HISTORY_ROWS = 1_000_000
+BENCH_USER = "bench"
+
+
+def setup(env):
+    harness.ensure_database()
+    harness.manage("migrate", "--noinput", env=env)
+    harness.manage("collectstatic", "--noinput", env=env)
+    harness.manage("set_role", BENCH_USER, "user", "--create", env=env)
+    harness.manage("set_quota", BENCH_USER, "--prediction-rows-per-day", "1000000000", env=env)
+    for name, estimator in MODELS.items():
+        if not _production(name):
+            print(f"training {name} ({estimator}) on breast_cancer")
+            harness.manage(
+                "train_model",
+                name,
+                "--dataset=breast_cancer",
+                f"--estimator={estimator}",
+                "--promote",
+                env=env,
+            )
+    return harness.manage("create_token", BENCH_USER, "--scope=predict", "--name=bench", env=env)
+
+
+def _production(name):
+    rows = harness.query(
+        "SELECT v.id, v.model_id, v.artifact, v.input_schema FROM models_registry_modelversion v "
+        "JOIN models_registry_mlmodel m ON m.id = v.model_id "
+        "WHERE m.name = %s AND v.stage = 'production'",
+        [name],
+    )
+    if not rows:
+        return None
+    version_id, model_id, artifact, schema = rows[0]
+    return {
+        "version_id": version_id,
+        "model_id": model_id,
+        "artifact": str(harness.VAR / "media" / artifact),
+        "features": [f["name"] for f in schema],
+    }
+
+
+def _bodies(served):
+    data = load_breast_cancer().data
+    files = {}
+    for name, rows in SCENARIOS:
+        features = served[name]["features"]
+        body = {
+            "inputs": [dict(zip(features, map(float, data[i]), strict=True)) for i in range(rows)]
+        }
+        path = harness.VAR / f"body-{name}-{rows}.json"
+        path.write_text(json.dumps(body))
+        files[(name, rows)] = path
+    return files
+
+
+def in_process_predict_ms(served, repeats=300):
+    """The model's own work for one row: DataFrame, predict, predict_proba (median)."""
+    data = load_breast_cancer().data
+    timings = {}
+    for name, spec in served.items():
+        untrusted = sio.get_untrusted_types(file=spec["artifact"])
+        estimator = sio.load(spec["artifact"], trusted=untrusted)
+        row = [dict(zip(spec["features"], map(float, data[0]), strict=True))]
+        samples = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            frame = pd.DataFrame(row, columns=spec["features"])
+            estimator.predict(frame)
+            estimator.predict_proba(frame)
+            samples.append((time.perf_counter() - started) * 1000)
+        timings[name] = statistics.median(samples)
+    return timings
+
+
+def logged_count():
+    return harness.query(
+        "SELECT count(*) FROM predictions_prediction WHERE request_id NOT LIKE 'seed-%%'"
+    )[0][0]
+
+
+def wait_for_logged(target, timeout=180):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        count = logged_count()
+        if count >= target:
+            return count
+        time.sleep(0.5)
+    return logged_count()
+
+
+def serving_runs(bodies, token, baseline_key, seconds):
+    """Each scenario on both servers back to back; returns results and portal 2xx responses."""
+    results, portal_ok = [], 0
+    for (name, rows), body in bodies.items():
+        for connections in CONCURRENCY:
+            pair = {}
+            for target, port, key in (
+                ("portal", PORTAL, token),
+                ("baseline", BASELINE, baseline_key),
+            ):
+                url = f"http://127.0.0.1:{port}/api/v1/models/{name}/predict"
+                warmup = harness.wrk(
+                    url, connections=connections, seconds=2, body_file=body, token=key
+                )
+                pair[target] = harness.wrk(
+                    url, connections=connections, seconds=seconds, body_file=body, token=key
+                )
+                if target == "portal":
+                    portal_ok += sum(r.requests - r.errors for r in (warmup, pair[target]))
+                print(f"  {target:8} {name} rows={rows} c={connections}: {pair[target]}")
+            results.append({"model": name, "rows": rows, "connections": connections, **pair})
+    return results, portal_ok
+
+
+def log_capacity(env, served):
+    """Records pushed straight into the buffer, drained by one worker: inserted rows/s."""
+    spec = served["bench-lr"]
+    user_id = harness.query("SELECT id FROM accounts_user WHERE username = %s", [BENCH_USER])[0][0]
+    client = redis.Redis.from_url(env["CELERY_BROKER_URL"])
+    run = uuid.uuid4().hex[:8]
+    before = logged_count()
+    pipe = client.pipeline(transaction=False)
+    for i in range(LOG_CAPACITY_RECORDS):
+        record = {
+            "request_id": f"cap-{run}-{i}",
+            "user_id": user_id,
+            "model_id": spec["model_id"],
+            "version_id": spec["version_id"],
+            "model_name": "bench-lr",
+            "version_number": 1,
+            "arm": None,
+            "inputs": [{"x": i}],
+            "outputs": [1],
+            "probabilities": [[0.1, 0.9]],
+            "rows": 1,
+            "latency_ms": 0.4,
+            "created_at": datetime.now(UTC).isoformat(),
+        }
+        pipe.rpush("predictions:log:pending", json.dumps(record))
+        if i % 5000 == 4999:
+            pipe.execute()
+    pipe.execute()
+    started = time.monotonic()
+    harness.manage(
+        "shell", "-c", "from predictions.logbook import request_drain; request_drain()", env=env
+    )
+    count = wait_for_logged(before + LOG_CAPACITY_RECORDS)
+    elapsed = time.monotonic() - started
+    return {"records": LOG_CAPACITY_RECORDS, "written": count - before, "seconds": elapsed}
+
+
+def batch_job(token, served):
+    """A 100,000-row CSV job, submit to done, through the API and a Celery worker."""
+    features = served["bench-lr"]["features"]
+    data = load_breast_cancer().data
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(features)
+    for i in range(BATCH_JOB_ROWS):
+        writer.writerow(data[i % len(data)])
+    headers = {"Authorization": f"Bearer {token}"}
+    started = time.monotonic()
+    response = httpx.post(
+        f"http://127.0.0.1:{PORTAL}/api/v1/models/bench-lr/jobs",
+        files={"file": ("rows.csv", buffer.getvalue().encode(), "text/csv")},
+        headers=headers,
+        timeout=120,
+    )
+    response.raise_for_status()
+    job_url = f"http://127.0.0.1:{PORTAL}/api/v1/jobs/{response.json()['id']}"
+    while True:
+        job = httpx.get(job_url, headers=headers, timeout=30).json()
+        if job["status"] in ("succeeded", "failed"):
+            break
+        time.sleep(0.2)
+    elapsed = time.monotonic() - started
+    return {"rows": job["rows_done"], "status": job["status"], "seconds": elapsed}
+
+
+def history_runs(env, token, seconds):
+    harness.manage("seed_predictions", BENCH_USER, "bench-lr", f"--rows={HISTORY_ROWS}", env=env)
+    session = harness.manage(
+        "shell",
+        "-c",
+        "from django.contrib.sessions.backends.db import SessionStore;"
+        "from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY,"
+        " HASH_SESSION_KEY;"
+        f"u = get_user_model().objects.get(username='{BENCH_USER}');"
+        "s = SessionStore(); s[SESSION_KEY] = str(u.pk);"
+        "s[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend';"
+        "s[HASH_SESSION_KEY] = u.get_session_auth_hash(); s.create(); print(s.session_key)",
+        env=env,
+    ).strip()
+    cookie = f"sessionid={session}"
+    base = f"http://127.0.0.1:{PORTAL}"
+    pages = {
+        "history page": ("/history/", cookie, None),
+        "history page, filtered (model, status)": (
+            "/history/?model=bench-lr&status=ok",
+            cookie,
+            None,
+        ),
+        "API /predictions": ("/api/v1/predictions?limit=50", None, token),
+    }
+    results = []
+    for label, (path, page_cookie, page_token) in pages.items():
+        harness.wrk(base + path, connections=4, seconds=2, cookie=page_cookie, token=page_token)
+        load = harness.wrk(
+            base + path, connections=4, seconds=seconds, cookie=page_cookie, token=page_token
+        )
+        print(f"  {label}: {load}")
+        results.append({"page": label, "load": load})
+    rows = harness.query("SELECT count(*) FROM predictions_prediction")[0][0]
+    return {"rows": rows, "pages": results}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="length of each measured run")
+    parser.add_argument("--quick", action="store_true", help="3-second runs, for a smoke test")
+    args = parser.parse_args()
+    seconds = 3 if args.quick else args.seconds
+    env = harness.production_env(GUNICORN_WORKERS=WORKERS, GUNICORN_BIND=f"127.0.0.1:{PORTAL}")
+    token = setup(env).strip()
+    served = {name: _production(name) for name in MODELS}
+    bodies = _bodies(served)
+    baseline_key = uuid.uuid4().hex
+    baseline_env = {
+        **os.environ,
+        "BASELINE_MODELS": json.dumps([{"name": n, **s} for n, s in served.items()]),
+        "BASELINE_API_KEYS": baseline_key,
+        "BASELINE_DATABASE_URL": harness.database_url(),
+    }
+    predict_ms = in_process_predict_ms(served)
+    python = sys.executable
+    portal_args = [python, "-m", "gunicorn", "portal.wsgi", "-c", "deploy/gunicorn.conf.py"]
+    worker_args = [python, "-m", "celery", "-A", "portal", "worker", "--concurrency=1",
+                   "--loglevel=WARNING", "--without-gossip", "--without-mingle"]  # fmt: skip
+    baseline_args = [python, "-m", "uvicorn", "--app-dir", "bench/baselines", "fastapi_app:app",
+                     "--host", "127.0.0.1", "--port", str(BASELINE), "--workers", str(WORKERS),
+                     "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    results = {"started": datetime.now(UTC).isoformat(), "seconds": seconds}
+    with (
+        harness.process("portal", portal_args, env=env, ready_url=f"http://127.0.0.1:{PORTAL}/health"),
+        harness.process("worker", worker_args, env=env),
+        harness.process("baseline", baseline_args, env=baseline_env,
+                        ready_url=f"http://127.0.0.1:{BASELINE}/docs"),
+    ):  # fmt: skip
+        print("serving: portal vs baseline")
+        before = logged_count()
+        results["serving"], served_ok = serving_runs(bodies, token, baseline_key, seconds)
+        results["logging"] = {
+            "served": served_ok,
+            "logged": wait_for_logged(before + served_ok) - before,
+        }
+        print(f"logging: {results['logging']}")
+        results["log_capacity"] = log_capacity(env, served)
+        print(f"log capacity: {results['log_capacity']}")
+        results["batch_job"] = batch_job(token, served)
+        print(f"batch job: {results['batch_job']}")
+        results["history"] = history_runs(env, token, seconds)
+    results["predict_ms"] = predict_ms
+    results["machine"] = (
+        f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
+    )
+    out = report.write(results)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
