@@ -143,9 +143,11 @@ def wrk(url, *, connections, seconds, body_file=None, token=None, cookie=None):
         env=env,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         timeout=seconds + 60,
     )
+    if result.returncode:
+        raise RuntimeError(f"wrk {url} failed ({result.returncode}):\n{result.stderr}")
     line = next(x for x in result.stdout.splitlines() if x.startswith("BENCH_JSON "))
     data = json.loads(line.removeprefix("BENCH_JSON "))
     return Load(

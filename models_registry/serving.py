@@ -18,6 +18,9 @@ MAX_LOADED_MODELS = 16
 _MISSING = 0
 
 _loaded = OrderedDict()
+# Version rows the pointer named, per process: what serving reads of them (artifact, schema,
+# classes) never changes after registration, and a promotion moves the pointer, not the row.
+_versions = OrderedDict()
 _lock = Lock()
 
 
@@ -38,10 +41,17 @@ def production_version(model_name):
         cache.set(_pointer_key(model_name), version_id, POINTER_TTL_SECONDS)
     if version_id == _MISSING:
         return None
+    version = _versions.get(version_id)
+    if version is not None:
+        return version
     version = ModelVersion.objects.select_related("model").filter(pk=version_id).first()
     if version is None or version.stage != "production":
         invalidate(model_name)  # the pointer outlived its version: ask the database again
         return production_version(model_name) if version is not None else None
+    with _lock:
+        _versions[version_id] = version
+        while len(_versions) > MAX_LOADED_MODELS:
+            _versions.popitem(last=False)
     return version
 
 
@@ -67,3 +77,4 @@ def load_estimator(version):
 def clear_loaded():
     with _lock:
         _loaded.clear()
+        _versions.clear()
