@@ -205,6 +205,14 @@ class AuditAction(models.TextChoices):
     MODEL_ROLLED_BACK = "model_rolled_back", "Model rolled back"
     MODEL_ACCESS_GRANTED = "model_access_granted", "Model access granted"
     MODEL_SETTINGS_CHANGED = "model_settings_changed", "Model settings changed"
+    EXPERIMENT_CREATED = "experiment_created", "Experiment created"
+    EXPERIMENT_STARTED = "experiment_started", "Experiment started"
+    EXPERIMENT_STOPPED = "experiment_stopped", "Experiment stopped"
+    EXPERIMENT_CONCLUDED = "experiment_concluded", "Experiment concluded"
+    EXPERIMENT_WEIGHTS_CHANGED = "experiment_weights_changed", "Experiment weights changed"
+    EXPERIMENT_USER_PINNED = "experiment_user_pinned", "Experiment user pinned"
+    CANARY_ADVANCED = "canary_advanced", "Canary advanced"
+    CANARY_ROLLED_BACK = "canary_rolled_back", "Canary rolled back"
 
 
 class AppendOnlyError(Exception):

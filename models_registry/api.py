@@ -3,7 +3,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Router
 
 from models_registry.models import MLModel, ModelVersion
-from models_registry.schemas import ModelDetailOut, ModelOut
+from models_registry.schemas import ExperimentOut, ModelDetailOut, ModelOut
 
 router = Router(tags=["models"])
 
@@ -30,3 +30,26 @@ def list_models(request):
 def get_model(request, name: str):
     """One model with each version's input schema; a model you may not see is a 404."""
     return _out(get_object_or_404(_models(request.auth), name=name))
+
+
+@router.get("/models/{name}/experiments", response=list[ExperimentOut], url_name="list_experiments")
+def list_experiments(request, name: str):
+    """The model's experiments, newest first, with their arms (read-only)."""
+    model = get_object_or_404(MLModel.objects.visible_to(request.auth), name=name)
+    experiments = model.experiments.prefetch_related("arms__version")
+    return [
+        {
+            **experiment.__dict__,
+            "arms": [
+                {
+                    "name": arm.name,
+                    "version": arm.version.version,
+                    "weight": arm.weight,
+                    "is_control": arm.is_control,
+                    "is_shadow": arm.is_shadow,
+                }
+                for arm in experiment.arms.all()
+            ],
+        }
+        for experiment in experiments
+    ]

@@ -177,3 +177,29 @@ class TrainingJob(models.Model):
     @property
     def is_finished(self):
         return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+# Experiments live in their own module; imported here so Django registers their models.
+from models_registry.experiments.models import (  # noqa: E402
+    ABAssignment,
+    Arm,
+    CanaryPlan,
+    Experiment,
+    ExperimentKind,
+    ExperimentStatus,
+)
+
+__all__ = [
+    "ABAssignment",
+    "Arm",
+    "CanaryPlan",
+    "Experiment",
+    "ExperimentKind",
+    "ExperimentStatus",
+    "JobStatus",
+    "MLModel",
+    "ModelVersion",
+    "Stage",
+    "TaskType",
+    "TrainingJob",
+]

@@ -37,3 +37,24 @@ class ModelDetailOut(ModelOut):
     gates: list
     max_regression: float | None
     versions: list[VersionDetailOut]
+
+
+class ArmOut(Schema):
+    name: str
+    version: int
+    weight: int
+    is_control: bool
+    is_shadow: bool
+
+
+class ExperimentOut(Schema):
+    id: int
+    name: str
+    kind: str
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    stopped_at: datetime | None
+    stop_reason: str
+    winner: str
+    arms: list[ArmOut]

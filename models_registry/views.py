@@ -13,7 +13,7 @@ from accounts.quotas import QuotaExceeded
 from models_registry import services
 from models_registry.charts import compare_bars
 from models_registry.forms import AccessForm, ModelSettingsForm, TrainForm
-from models_registry.models import MLModel, ModelVersion, TrainingJob
+from models_registry.models import Experiment, MLModel, ModelVersion, TrainingJob
 from portal.forms import add_service_errors
 from portal.http import client_ip, render_page
 from predictions import services as predict_services
@@ -31,6 +31,12 @@ def _visible_model(request, name):
 @require_GET
 def model_list(request):
     models = MLModel.objects.visible_to(request.user).prefetch_related("versions")
+    running = {
+        e.model_id: e
+        for e in Experiment.objects.running()
+        .filter(model__in=models)
+        .prefetch_related("arms__version")
+    }
     rows = []
     for model in models:
         versions = sorted(model.versions.all(), key=lambda v: -v.version)
@@ -41,9 +47,20 @@ def model_list(request):
                 "production": production,
                 "latest": versions[0] if versions else None,
                 "count": len(versions),
+                "experiment": running.get(model.pk),
+                "split": _split(running.get(model.pk)),
             }
         )
     return render_page(request, "models_registry/model_list.html", {"rows": rows})
+
+
+def _split(experiment):
+    """[(arm, percent)] of a running experiment's serving arms, for the traffic column."""
+    if experiment is None:
+        return []
+    arms = sorted(experiment.serving_arms(), key=lambda arm: (not arm.is_control, arm.pk))
+    total = sum(arm.weight for arm in arms) or 1
+    return [(arm, round(100 * arm.weight / total, 1)) for arm in arms]
 
 
 @login_required
@@ -66,6 +83,7 @@ def model_detail(request, name):
         "schema_version": production or latest,
         "can_manage": request.user.has_perm(MANAGE),
         "can_predict": request.user.has_perm("accounts.predict") and production is not None,
+        "running_experiment": model.experiments.running().first(),
     }
     if context["can_manage"]:
         context["settings_form"] = ModelSettingsForm(

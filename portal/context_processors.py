@@ -8,6 +8,7 @@ from accounts.roles import role_of
 NAVIGATION = [
     ("Dashboard", "portal:dashboard", None),
     ("Models", "registry:model_list", None),
+    ("Experiments", "registry:experiment_list", None),
     ("History", "predictions:history", None),
     ("Jobs", "predictions:job_list", "accounts.predict"),
     ("API tokens", "accounts:tokens", None),

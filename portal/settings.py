@@ -290,6 +290,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.purge_quota_usage_task",
         "schedule": 6 * 3600,
     },
+    # Checks every running canary's gate: advance, promote at 100%, roll back, or wait.
+    "canary-tick": {
+        "task": "models_registry.tasks.canary_tick_task",
+        "schedule": float(env_int("CANARY_TICK_SECONDS", 60)),
+        "options": {"expires": env_int("CANARY_TICK_SECONDS", 60)},
+    },
 }
 
 # ---------------------------------------------------------------- prediction log
@@ -327,6 +333,10 @@ PREDICT_MAX_ROWS = env_int("PREDICT_MAX_ROWS", 1000)
 # Django streams uploads over FILE_UPLOAD_MAX_MEMORY_SIZE to a temporary file, not to memory.
 BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 1_000_000)
 BATCH_MAX_UPLOAD_MB = env_int("BATCH_MAX_UPLOAD_MB", 50)
+
+# ---------------------------------------------------------------- experiments
+# Admins may force an arm with the X-Experiment-Group header; true lets every predict user.
+EXPERIMENT_HEADER_OVERRIDE_FOR_ALL = env_bool("EXPERIMENT_HEADER_OVERRIDE_FOR_ALL", False)
 
 # ---------------------------------------------------------------- metrics
 PROMETHEUS_EXPORT_MIGRATIONS = False

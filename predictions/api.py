@@ -1,6 +1,7 @@
 from datetime import datetime
 from http import HTTPStatus
 
+from django.conf import settings
 from django.http import Http404, HttpResponse
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
@@ -17,6 +18,12 @@ from predictions.schemas import (
 )
 
 router = Router(tags=["predict"])
+EXPERIMENT_GROUP_HEADER = "X-Experiment-Group"
+
+
+def _may_force_arm(user):
+    # The old gateway's debug group, now in the app: admins, or everyone when settings say so.
+    return settings.EXPERIMENT_HEADER_OVERRIDE_FOR_ALL or user.has_perm("accounts.manage_models")
 
 
 @router.post(
@@ -26,10 +33,23 @@ router = Router(tags=["predict"])
     url_name="predict",
 )
 def predict(request, response: HttpResponse, name: str, payload: PredictIn):
-    """Predict with the model's production version; counts one quota unit per row."""
-    body, quota = services.prediction_run(
-        user=request.auth, model_name=name, rows=payload.inputs, request_id=request.request_id
-    )
+    """Predict with the production version, or the caller's arm of a running experiment.
+
+    Counts one quota unit per row. Admins may force an arm with `X-Experiment-Group: ARM`.
+    """
+    forced_arm = request.headers.get(EXPERIMENT_GROUP_HEADER, "").strip() or None
+    if forced_arm and not _may_force_arm(request.auth):
+        raise HttpError(HTTPStatus.FORBIDDEN, f"Only admins may set {EXPERIMENT_GROUP_HEADER}")
+    try:
+        body, quota = services.prediction_run(
+            user=request.auth,
+            model_name=name,
+            rows=payload.inputs,
+            request_id=request.request_id,
+            forced_arm=forced_arm,
+        )
+    except services.UnknownArm as exc:
+        raise HttpError(HTTPStatus.NOT_FOUND, str(exc)) from None
     for header, value in quota.headers().items():
         response[header] = value
     return body

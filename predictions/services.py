@@ -1,15 +1,18 @@
 """The predict workflow: resolve the serving version, validate, reserve quota, predict, log."""
 
+import hashlib
 import logging
 import time
 
 import pandas as pd
 from django.utils import timezone
 
-from accounts.models import QuotaKind
+from accounts.models import QuotaKind, User
 from accounts.quotas import quota_release, quota_reserve
 from models_registry import serving
-from models_registry.models import MLModel
+from models_registry.experiments import routing
+from models_registry.experiments.routing import UnknownArm  # noqa: F401 - callers catch it here
+from models_registry.models import MLModel, ModelVersion
 from predictions.logbook import log_prediction
 from predictions.models import PredictionStatus
 from predictions.validation import validate_rows
@@ -74,14 +77,21 @@ def _record(*, request_id, user, version, arm, rows, started, **fields):
     }
 
 
-def prediction_run(*, user, model_name, rows, request_id):
-    """Predict for `rows`; return (response body, quota status). Raises on refusal."""
+def prediction_run(*, user, model_name, rows, request_id, forced_arm=None):
+    """Predict for `rows`; return (response body, quota status). Raises on refusal.
+
+    A running experiment on the model chooses the version (the caller's arm, or `forced_arm`,
+    which raises UnknownArm when the experiment has no such arm); otherwise production answers.
+    """
     if not MLModel.objects.visible_to(user).filter(name=model_name).exists():
         raise ModelNotFound(model_name)
-    version = serving.production_version(model_name)
+    routed = routing.route(user=user, model_name=model_name, forced_arm=forced_arm)
+    if routed is not None:
+        version, arm, shadows = routed.version, routed.arm, routed.shadows
+    else:
+        version, arm, shadows = serving.production_version(model_name), None, ()
     if version is None:
         raise NoProductionVersion(model_name)
-    arm = None
     errors = validate_rows(version.input_schema, rows)
     if errors:
         raise InvalidInputs(errors)
@@ -110,6 +120,7 @@ def prediction_run(*, user, model_name, rows, request_id):
         )
         raise PredictionFailed(model_name) from exc
     log_prediction(_record(**context, outputs=predictions, probabilities=probabilities))
+    _shadows_enqueue(shadows, user=user, rows=rows, request_id=request_id)
     body = {
         "model": model_name,
         "version": version.version,
@@ -119,3 +130,70 @@ def prediction_run(*, user, model_name, rows, request_id):
         "probabilities": probabilities,
     }
     return body, quota
+
+
+# ---------------------------------------------------------------- shadow arms
+MAX_REQUEST_ID_LENGTH = 128
+
+
+def shadow_request_id(request_id, arm):
+    """The log id of a shadow copy: `<request id>:shadow:<arm>`, shortened to fit if need be."""
+    suffix = f":shadow:{arm}"
+    if len(request_id) + len(suffix) > MAX_REQUEST_ID_LENGTH:
+        request_id = hashlib.sha256(request_id.encode()).hexdigest()[:32]
+    return f"{request_id}{suffix}"
+
+
+def _shadows_enqueue(shadows, *, user, rows, request_id):
+    """Queue each shadow arm's copy; a shadow never delays or fails the response."""
+    from models_registry.tasks import shadow_predict_task
+
+    for arm, version_id in shadows:
+        try:
+            shadow_predict_task.delay(
+                version_id=version_id,
+                rows=rows,
+                request_id=request_id,
+                user_id=user.pk if user else None,
+                arm=arm,
+            )
+        except Exception:
+            logger.warning("shadow copy for arm %s not queued", arm, exc_info=True)
+
+
+def prediction_shadow(*, version_id, rows, request_id, user_id, arm):
+    """Predict a request's rows with a shadow version and log it; the caller never sees it."""
+    version = ModelVersion.objects.select_related("model").filter(pk=version_id).first()
+    if version is None:
+        return None
+    user = User.objects.filter(pk=user_id).first() if user_id else None
+    context = {
+        "request_id": shadow_request_id(request_id, arm),
+        "user": user,
+        "version": version,
+        "arm": arm,
+        "rows": rows,
+        "started": time.perf_counter(),
+    }
+    errors = validate_rows(version.input_schema, rows)
+    if errors:
+        record = _record(
+            **context,
+            outputs=[],
+            status=PredictionStatus.ERROR,
+            error=f"inputs do not fit v{version.version}'s schema: {errors[0]['msg']}",
+        )
+    else:
+        try:
+            predictions, probabilities = predict_frame(version, rows)
+        except Exception as exc:  # noqa: BLE001 - logged as the shadow's failure
+            record = _record(
+                **context,
+                outputs=[],
+                status=PredictionStatus.ERROR,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        else:
+            record = _record(**context, outputs=predictions, probabilities=probabilities)
+    log_prediction(record)
+    return record["request_id"]

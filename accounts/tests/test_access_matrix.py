@@ -13,7 +13,7 @@ from django.urls import URLResolver, get_resolver
 
 from accounts.models import TokenScope
 from accounts.tests.factories import make_token
-from models_registry.models import MLModel, TrainingJob
+from models_registry.models import Experiment, MLModel, TrainingJob
 from predictions.models import BatchJob, BatchJobStatus
 
 OK, FOUND = HTTPStatus.OK, HTTPStatus.FOUND
@@ -84,6 +84,51 @@ MATRIX = {
     ),
     "models/<slug:name>/access/": ("POST", "/models/{secret_model}/access/", ADMIN_POST),
     "models/<slug:name>/settings/": ("POST", "/models/{model}/settings/", ADMIN_POST),
+    # Experiments: results are aggregates, readable by every role that may see the model;
+    # creating and running them is for admins (manage_models).
+    "experiments/": ("GET", "/experiments/", PAGE),
+    "models/<slug:name>/experiments/": ("GET", "/models/{model}/experiments/", PAGE),
+    "models/<slug:name>/experiments/new/": (
+        "GET",
+        "/models/{model}/experiments/new/",
+        ADMIN_PAGE,
+    ),
+    "models/<slug:name>/experiments/<int:pk>/": (
+        "GET",
+        "/models/{model}/experiments/{experiment}/",
+        PAGE,
+    ),
+    # The experiment has no arms, so the admin's start is refused with a message (redirect).
+    "models/<slug:name>/experiments/<int:pk>/start/": (
+        "POST",
+        "/models/{model}/experiments/{experiment}/start/",
+        ADMIN_POST,
+    ),
+    "models/<slug:name>/experiments/<int:pk>/stop/": (
+        "POST",
+        "/models/{model}/experiments/{experiment}/stop/",
+        ADMIN_POST,
+    ),
+    "models/<slug:name>/experiments/<int:pk>/conclude/": (
+        "POST",
+        "/models/{model}/experiments/{experiment}/conclude/",
+        ADMIN_POST,
+    ),
+    "models/<slug:name>/experiments/<int:pk>/weights/": (
+        "POST",
+        "/models/{model}/experiments/{experiment}/weights/",
+        ADMIN_POST,
+    ),
+    "models/<slug:name>/experiments/<int:pk>/pin/": (
+        "POST",
+        "/models/{model}/experiments/{experiment}/pin/",
+        ADMIN_POST,
+    ),
+    "api/v1/models/<name>/experiments": (
+        "GET",
+        "/api/v1/models/{model}/experiments",
+        API_READ,
+    ),
     "health": ("GET", "/health", PUBLIC),
     "readiness": ("GET", "/readiness", PUBLIC),
     # Public in the app; nginx keeps it off the internet (deploy/).
@@ -196,6 +241,12 @@ EXTRA_PATHS = {
     "/models/{secret_model}/": row(FOUND, NOT_FOUND, NOT_FOUND, OK),
     "/api/v1/models/{secret_model}": row(UNAUTHORIZED, NOT_FOUND, NOT_FOUND, OK),
     "/api/v1/models/{model}": API_READ,
+    # Experiments of a restricted model are as invisible as the model ...
+    "/models/{secret_model}/experiments/": row(FOUND, NOT_FOUND, NOT_FOUND, OK),
+    "/models/{secret_model}/experiments/{secret_experiment}/": row(FOUND, NOT_FOUND, NOT_FOUND, OK),
+    "/api/v1/models/{secret_model}/experiments": row(UNAUTHORIZED, NOT_FOUND, NOT_FOUND, OK),
+    # ... and an experiment is found only under its own model's name (no id guessing).
+    "/models/{model}/experiments/{secret_experiment}/": row(FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND),
 }
 
 # Django admin, sampled: only admins (staff) get in.
@@ -257,13 +308,19 @@ def world(role_users):
     }
     job = TrainingJob.objects.create(model_name="m", dataset="iris", estimator="random_forest")
     open_model, _ = MLModel.objects.get_or_create(name="open", task_type="classification")
-    MLModel.objects.get_or_create(name="secret", task_type="classification", restricted=True)
+    secret_model, _ = MLModel.objects.get_or_create(
+        name="secret", task_type="classification", restricted=True
+    )
+    experiment = Experiment.objects.create(model=open_model, name="open experiment")
+    secret_experiment = Experiment.objects.create(model=secret_model, name="secret experiment")
     ids = {
         "admin_token": admin_token.pk,
         "viewer_id": role_users["viewer"].pk,
         "job_id": job.pk,
         "model": open_model.name,
         "secret_model": "secret",
+        "experiment": experiment.pk,
+        "secret_experiment": secret_experiment.pk,
     }
     ids.update(_batch_jobs(role_users))
     return {"users": role_users, "tokens": tokens, "ids": ids}
