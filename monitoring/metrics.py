@@ -1,10 +1,11 @@
 """The portal's own Prometheus metrics, named portal_<thing>_<unit>.
 
 Under gunicorn every worker writes its samples to PROMETHEUS_MULTIPROC_DIR and /metrics sums
-them; gauges say how their per-process values combine (multiprocess_mode).
+them. Values read at scrape time (queue depth, production versions) come from the collectors
+in monitoring/exposition.py instead.
 """
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 # Sub-millisecond model calls up to multi-second batches.
 LATENCY_BUCKETS = (
@@ -34,12 +35,6 @@ prediction_latency = Histogram(
     ["model", "version"],
     buckets=LATENCY_BUCKETS,
 )
-production_version_info = Gauge(
-    "portal_production_version_info",
-    "1 for the version each model serves in production",
-    ["model", "version"],
-    multiprocess_mode="max",
-)
 
 # ---------------------------------------------------------------- jobs
 batch_job_rows = Counter(
@@ -64,18 +59,4 @@ celery_task_runtime = Histogram(
     "Celery task run time",
     ["task"],
     buckets=(*LATENCY_BUCKETS, 30.0, 60.0, 300.0),
-)
-celery_queue_depth = Gauge(
-    "portal_celery_queue_depth",
-    "Messages waiting in a Celery queue (and records in the prediction log buffer)",
-    ["queue"],
-    multiprocess_mode="max",
-)
-
-# ---------------------------------------------------------------- model quality
-live_accuracy = Gauge(
-    "portal_live_accuracy_ratio",
-    "Accuracy from feedback labels over the recent window",
-    ["model", "version", "arm"],
-    multiprocess_mode="max",
 )

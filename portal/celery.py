@@ -1,6 +1,7 @@
 """The Celery app: configured from Django settings (CELERY_*), request ids carried into tasks."""
 
 import os
+import time
 
 from celery import Celery, signals
 
@@ -47,3 +48,32 @@ def _use_django_logging(**_):
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+_task_started = {}
+
+
+@signals.task_prerun.connect
+def _time_task(task_id=None, **_):
+    _task_started[task_id] = time.perf_counter()
+
+
+@signals.task_postrun.connect
+def _count_task(task_id=None, task=None, state=None, **_):
+    from monitoring import metrics
+
+    started = _task_started.pop(task_id, None)
+    if task is None or started is None:
+        return
+    metrics.celery_task_runtime.labels(task=task.name).observe(time.perf_counter() - started)
+    metrics.celery_tasks.labels(task=task.name, outcome=(state or "unknown").lower()).inc()
+
+
+@signals.worker_ready.connect
+def _serve_metrics(**_):
+    # Workers may run on other machines: each exposes its own samples when given a port.
+    port = os.environ.get("CELERY_METRICS_PORT")
+    if port:
+        from monitoring.exposition import serve_worker_metrics
+
+        serve_worker_metrics(int(port))

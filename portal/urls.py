@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from monitoring import exposition
 from portal import health, views
 from portal.api import api
 
@@ -16,7 +17,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("health", health.health, name="health"),
     path("readiness", health.readiness, name="readiness"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", exposition.metrics, name="metrics"),
 ]
 
 handler403 = "portal.views.permission_denied"

@@ -27,6 +27,7 @@ from models_registry.models import (
 )
 from models_registry.training import datasets, metrics, schema
 from models_registry.training.estimators import get_estimator
+from monitoring import metrics as portal_metrics
 
 logger = logging.getLogger(__name__)
 TEST_SIZE = 0.25
@@ -103,6 +104,7 @@ def run_training(job_id):
         job.status = JobStatus.SUCCEEDED
     job.finished_at = timezone.now()
     recorder.save("status", "finished_at")
+    portal_metrics.training_jobs.labels(outcome=job.status).inc()
     if version is not None and job.promote_on_success and version.can_be_promoted:
         from models_registry.services import version_promote
 
