@@ -6,4 +6,5 @@ class ModelsRegistryConfig(AppConfig):
     verbose_name = "Model registry"
 
     def ready(self):
-        from models_registry.experiments import signals  # noqa: F401 - connects receivers
+        from models_registry import signals  # noqa: F401 - connects receivers
+        from models_registry.experiments import signals as experiment_signals  # noqa: F401

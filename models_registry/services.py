@@ -107,6 +107,8 @@ def version_promote(*, version, actor=None, ip=None, action=AuditAction.MODEL_PR
         },
         ip=ip,
     )
+    # Now for this transaction's own reads, after commit for everyone else's.
+    serving.invalidate(model.name)
     transaction.on_commit(lambda: serving.invalidate(model.name))
     return previous
 

@@ -11,7 +11,7 @@ from threading import Lock
 from django.core.cache import cache
 
 from models_registry import artifacts
-from models_registry.models import ModelVersion
+from models_registry.models import MLModel, ModelVersion
 
 POINTER_TTL_SECONDS = 300
 MAX_LOADED_MODELS = 16
@@ -26,6 +26,26 @@ _lock = Lock()
 
 def _pointer_key(model_name):
     return f"registry:production:{model_name}"
+
+
+def _access_key(model_name):
+    return f"registry:restricted:{model_name}"
+
+
+def model_restricted(model_name):
+    """True or False for an existing model (is it restricted?), None when there is none."""
+    state = cache.get(_access_key(model_name))
+    if state is None:
+        restricted = (
+            MLModel.objects.filter(name=model_name).values_list("restricted", flat=True).first()
+        )
+        state = {None: "missing", True: "restricted", False: "open"}[restricted]
+        cache.set(_access_key(model_name), state, POINTER_TTL_SECONDS)
+    return {"missing": None, "restricted": True, "open": False}[state]
+
+
+def forget_model(model_name):
+    cache.delete_many([_access_key(model_name), _pointer_key(model_name)])
 
 
 def production_version(model_name):

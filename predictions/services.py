@@ -13,6 +13,7 @@ from models_registry import serving
 from models_registry.experiments import routing
 from models_registry.experiments.routing import UnknownArm  # noqa: F401 - callers catch it here
 from models_registry.models import MLModel, ModelVersion
+from monitoring import metrics
 from predictions.logbook import log_prediction
 from predictions.models import PredictionStatus
 from predictions.validation import validate_rows
@@ -51,13 +52,13 @@ def predict_frame(version, rows):
     """(predictions, probabilities or None) of `version` for validated `rows`."""
     estimator = serving.load_estimator(version)
     frame = _frame(version.input_schema, rows)
-    predictions = _plain(estimator.predict(frame))
-    probabilities = (
-        [[round(float(p), 6) for p in row] for row in estimator.predict_proba(frame)]
-        if hasattr(estimator, "predict_proba") and version.output_classes
-        else None
-    )
-    return predictions, probabilities
+    if not (hasattr(estimator, "predict_proba") and version.output_classes):
+        return _plain(estimator.predict(frame)), None
+    # One pass through the pipeline: the predicted class is the most probable one, which is
+    # how scikit-learn's classifiers decide too (predict would transform the rows again).
+    proba = estimator.predict_proba(frame)
+    predictions = _plain(estimator.classes_[proba.argmax(axis=1)])
+    return predictions, [[round(float(p), 6) for p in row] for row in proba]
 
 
 def _record(*, request_id, user, version, arm, rows, started, **fields):
@@ -77,13 +78,30 @@ def _record(*, request_id, user, version, arm, rows, started, **fields):
     }
 
 
+def _count(version, arm, status, rows, started):
+    labels = {"model": version.model.name, "version": str(version.version), "arm": arm or ""}
+    metrics.predictions.labels(**labels, status=status).inc()
+    if status == PredictionStatus.OK:
+        metrics.prediction_rows.labels(**labels).inc(len(rows))
+    metrics.prediction_latency.labels(model=labels["model"], version=labels["version"]).observe(
+        time.perf_counter() - started
+    )
+
+
+def _visible(user, model_name):
+    restricted = serving.model_restricted(model_name)  # cached: no query for open models
+    if restricted is None:
+        return False
+    return not restricted or MLModel.objects.visible_to(user).filter(name=model_name).exists()
+
+
 def prediction_run(*, user, model_name, rows, request_id, forced_arm=None):
     """Predict for `rows`; return (response body, quota status). Raises on refusal.
 
     A running experiment on the model chooses the version (the caller's arm, or `forced_arm`,
     which raises UnknownArm when the experiment has no such arm); otherwise production answers.
     """
-    if not MLModel.objects.visible_to(user).filter(name=model_name).exists():
+    if not _visible(user, model_name):
         raise ModelNotFound(model_name)
     routed = routing.route(user=user, model_name=model_name, forced_arm=forced_arm)
     if routed is not None:
@@ -118,8 +136,10 @@ def prediction_run(*, user, model_name, rows, request_id, forced_arm=None):
                 error=f"{type(exc).__name__}: {exc}",
             )
         )
+        _count(version, arm, PredictionStatus.ERROR, rows, started)
         raise PredictionFailed(model_name) from exc
     log_prediction(_record(**context, outputs=predictions, probabilities=probabilities))
+    _count(version, arm, PredictionStatus.OK, rows, started)
     _shadows_enqueue(shadows, user=user, rows=rows, request_id=request_id)
     body = {
         "model": model_name,
