@@ -5,6 +5,7 @@ from http import HTTPStatus
 
 import pytest
 from guardian.shortcuts import assign_perm
+from prometheus_client.parser import text_string_to_metric_families
 
 from accounts import services as account_services
 from accounts.models import TokenScope
@@ -175,3 +176,34 @@ def test_a_model_failure_is_a_logged_500_and_refunds_the_quota(served, call, mon
     after = call({"inputs": [ROW]})
     assert after.status_code == HTTPStatus.OK
     assert int(after["X-Quota-Remaining"]) == int(after["X-Quota-Limit"]) - 1
+
+
+def test_restricting_a_model_takes_effect_on_the_next_request(served, call):
+    assert call({"inputs": [ROW]}).status_code == HTTPStatus.OK  # "open" is cached now
+    model = MLModel.objects.get(name="iris-model")
+    model.restricted = True
+    model.save()
+    assert call({"inputs": [ROW]}).status_code == HTTPStatus.NOT_FOUND
+
+
+def test_predictions_are_counted_and_timed(served, call, client):
+    def sample(name, **labels):
+        text = client.get("/metrics").content.decode()
+        return next(
+            (
+                s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+                if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+            ),
+            0,
+        )
+
+    labels = {"model": "iris-model", "version": "1"}
+    before = sample("portal_predictions_total", **labels, arm="", status="ok")
+    rows_before = sample("portal_prediction_rows_total", **labels)
+    timed_before = sample("portal_prediction_latency_seconds_count", **labels)
+    assert call({"inputs": [ROW, ROW, ROW]}).status_code == HTTPStatus.OK
+    assert sample("portal_predictions_total", **labels, arm="", status="ok") == before + 1
+    assert sample("portal_prediction_rows_total", **labels) == rows_before + 3
+    assert sample("portal_prediction_latency_seconds_count", **labels) == timed_before + 1
