@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from models_registry import serving
+from monitoring import metrics
 from predictions.batch.frames import result_header, score_chunk
 from predictions.batch.submit import batch_job_fail, quota_refund
 from predictions.batch.upload import check_columns, csv_reader, data_rows
@@ -39,9 +40,9 @@ def batch_job_run(job_id):
     attempt = _claim(job_id)
     if attempt is None:
         return None
-    job = BatchJob.objects.select_related("version", "owner").get(pk=job_id)
+    job = BatchJob.objects.select_related("version__model", "owner").get(pk=job_id)
     if attempt > MAX_ATTEMPTS:
-        batch_job_fail(job, error=f"Gave up after {MAX_ATTEMPTS} attempts.", attempt=attempt)
+        _fail(job, attempt, f"Gave up after {MAX_ATTEMPTS} attempts.")
         return BatchJobStatus.FAILED
     try:
         totals = _score(job, attempt)
@@ -50,7 +51,7 @@ def batch_job_run(job_id):
         return None
     except Exception as exc:  # any failure must end the job, never leave it running
         logger.exception("batch job %s failed", job.pk)
-        batch_job_fail(job, error=f"{type(exc).__name__}: {exc}", attempt=attempt)
+        _fail(job, attempt, f"{type(exc).__name__}: {exc}")
         return BatchJobStatus.FAILED
     _succeed(job, attempt, **totals)
     return BatchJobStatus.SUCCEEDED
@@ -93,7 +94,7 @@ def _score(job, attempt):
         header = check_columns(next(reader), version.input_schema)
         text = io.TextIOWrapper(out, encoding="utf-8", newline="")
         csv.writer(text, lineterminator="\n").writerow(result_header(header, estimator, version))
-        for chunk in _chunks(data_rows(reader)):
+        for chunk in _chunks(data_rows(reader), CHUNK_ROWS):
             result = score_chunk(
                 chunk, header=header, version=version, estimator=estimator, first_row=done + 1
             )
@@ -111,7 +112,7 @@ def _score(job, attempt):
     return {"done": done, "failed": failed, "errors": errors, "result": stored}
 
 
-def _chunks(rows, size=CHUNK_ROWS):
+def _chunks(rows, size):
     chunk = []
     for row in rows:
         chunk.append(row)
@@ -136,7 +137,23 @@ def _succeed(job, attempt, *, done, failed, errors, result):
     )
     if updated:  # bad rows were never predicted: their quota goes back, once
         quota_refund(job, failed)
+        _observe(job, BatchJobStatus.SUCCEEDED, predicted=done - failed, invalid=failed)
     logger.info(
         "batch job finished",
         extra={"job": str(job.pk), "rows": done, "failed": failed, "attempt": attempt},
     )
+
+
+def _fail(job, attempt, error):
+    if batch_job_fail(job, error=error, attempt=attempt):
+        _observe(job, BatchJobStatus.FAILED, failed=job.rows_total)
+
+
+def _observe(job, status, **rows):
+    """Count the finished job's rows by outcome and time its run (once: on the transition)."""
+    model = job.version.model.name
+    for outcome, count in rows.items():
+        if count:
+            metrics.batch_job_rows.labels(model=model, status=outcome).inc(count)
+    seconds = (timezone.now() - job.started_at).total_seconds()
+    metrics.batch_job_duration.labels(model=model, status=status).observe(seconds)

@@ -187,6 +187,21 @@ def test_too_large_and_too_long_files_are_refused(served, client, token, setting
     assert BatchJob.objects.count() == 1
 
 
+def test_size_limits_hold_for_every_way_in(served, client, token, settings):
+    settings.BATCH_MAX_UPLOAD_MB = 1
+    # Past the limit, but by less than the multipart allowance: the file's own size decides.
+    just_over = csv_bytes([[5.1, 3.5, 1.4, 0.2]]) + b"5.1,3.5,1.4,0.2\n" * 66_000
+    assert 2**20 < len(just_over) < 2**20 + 64 * 1024
+    response = upload(client, token, just_over)
+    assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert "the limit is 1 MB" in response.json()["detail"]
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000  # Django's cap on a request body it reads
+    response = post_json(client, token, {"rows": [SETOSA] * 20})
+    assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert "upload the rows as a CSV file" in response.json()["detail"]
+    assert not BatchJob.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "status"),
     [

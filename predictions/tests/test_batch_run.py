@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from prometheus_client import REGISTRY
 
 from accounts.models import QuotaKind
 from accounts.quotas import quota_reserve, quota_status
@@ -60,8 +61,14 @@ def _result_lines(job):
         return list(csv.DictReader(io.StringIO(stored.read().decode())))
 
 
+def _rows_counted(status):
+    labels = {"model": "iris-model", "status": status}
+    return REGISTRY.get_sample_value("portal_batch_job_rows_total", labels) or 0
+
+
 def test_every_kind_of_bad_row_is_reported_across_chunks(make_job, user, monkeypatch):
     monkeypatch.setattr(run, "CHUNK_ROWS", 3)  # several chunks; row numbers run on across them
+    predicted, invalid = _rows_counted("predicted"), _rows_counted("invalid")
     bad = list(BAD_ROWS)
     body = "".join(GOOD + line for line in bad)
     job = make_job(body, rows=2 * len(bad))
@@ -78,6 +85,8 @@ def test_every_kind_of_bad_row_is_reported_across_chunks(make_job, user, monkeyp
     assert all(line["prediction"] == "" and line["error"] for line in lines[1::2])
     assert lines[1]["sepal_length_(cm)"] == "x"  # the input as given
     assert quota_status(user, QuotaKind.PREDICTION_ROWS).used == 8
+    assert _rows_counted("predicted") - predicted == 8
+    assert _rows_counted("invalid") - invalid == 8
 
 
 def test_a_redelivered_job_starts_again_from_scratch(make_job, user):
@@ -103,7 +112,9 @@ def test_a_redelivered_job_starts_again_from_scratch(make_job, user):
 def test_a_finished_job_delivered_again_is_left_alone(make_job, user):
     job = make_job(GOOD + "x,1,1,1\n", rows=2)
     assert batch_job_run(job.pk) == BatchJobStatus.SUCCEEDED
+    counted = _rows_counted("predicted")
     assert batch_job_run(job.pk) is None
+    assert _rows_counted("predicted") == counted
     job.refresh_from_db()
     assert job.attempts == 1
     assert quota_status(user, QuotaKind.PREDICTION_ROWS).used == 1  # refunded once, not twice
@@ -129,3 +140,14 @@ def test_a_model_that_cannot_load_fails_the_job_and_refunds_it(make_job, served,
     assert job.finished_at is not None
     assert not job.result_file
     assert quota_status(user, QuotaKind.PREDICTION_ROWS).used == 0
+    assert _rows_counted("failed") >= 3
+
+
+def test_only_the_first_errors_are_kept_on_the_job(make_job, monkeypatch):
+    monkeypatch.setattr(run, "CHUNK_ROWS", 40)
+    job = make_job("x,1,1,1\n" * (run.MAX_STORED_ERRORS + 50), rows=run.MAX_STORED_ERRORS + 50)
+    assert batch_job_run(job.pk) == BatchJobStatus.SUCCEEDED
+    job.refresh_from_db()
+    assert job.rows_failed == run.MAX_STORED_ERRORS + 50
+    assert [e["row"] for e in job.errors] == list(range(1, run.MAX_STORED_ERRORS + 1))
+    assert len(_result_lines(job)) == run.MAX_STORED_ERRORS + 50  # the CSV has every error
