@@ -17,12 +17,14 @@ from portal.tests.browser import log_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 NAV = {
-    "viewer": ["Dashboard", "Models", "History", "API tokens", "API docs"],
-    "user": ["Dashboard", "Models", "History", "API tokens", "API docs"],
+    "viewer": ["Dashboard", "Models", "Experiments", "History", "API tokens", "API docs"],
+    "user": ["Dashboard", "Models", "Experiments", "History", "Jobs", "API tokens", "API docs"],
     "admin": [
         "Dashboard",
         "Models",
+        "Experiments",
         "History",
+        "Jobs",
         "API tokens",
         "Users",
         "Audit log",
