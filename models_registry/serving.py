@@ -5,6 +5,7 @@ promotion or rollback, so every worker sees the change on its next request. Load
 are cached per process by version id and checksum: a new version is a new key, never stale.
 """
 
+import re
 from collections import OrderedDict
 from threading import Lock
 
@@ -14,6 +15,7 @@ from models_registry import artifacts
 from models_registry.models import MLModel, ModelVersion
 
 POINTER_TTL_SECONDS = 300
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,100}")
 MAX_LOADED_MODELS = 16
 _MISSING = 0
 
@@ -34,6 +36,8 @@ def _access_key(model_name):
 
 def model_restricted(model_name):
     """True or False for an existing model (is it restricted?), None when there is none."""
+    if not _SLUG.fullmatch(model_name):
+        return None  # never a model name, and not fit for a cache key
     state = cache.get(_access_key(model_name))
     if state is None:
         restricted = (
