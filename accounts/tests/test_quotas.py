@@ -15,33 +15,43 @@ from accounts.models import AuditAction, AuditEvent, QuotaKind, Role, TokenScope
 from accounts.quotas import QuotaExceeded, quota_limit, quota_reserve, quota_status
 from accounts.roles import role_group
 from accounts.tests.factories import make_token
+from models_registry import services as registry
 
-SPEND = "/test-api/spend"
+SPEND = "/api/v1/models/iris-model/predict"
+ROW = {
+    "sepal_length_(cm)": 5.1,
+    "sepal_width_(cm)": 3.5,
+    "petal_length_(cm)": 1.4,
+    "petal_width_(cm)": 0.2,
+}
 ROWS = QuotaKind.PREDICTION_ROWS
 CONCURRENT_REQUESTS = 60
 LIMIT = 20
 
-pytestmark = pytest.mark.urls("accounts.tests.quota_api")
+
+@pytest.fixture
+def served(train):
+    registry.version_promote(version=train())
 
 
 def _post(client, plaintext, rows=1):
     return client.post(
         SPEND,
-        data=json.dumps({"rows": rows}),
+        data=json.dumps({"inputs": [ROW] * rows}),
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {plaintext}",
     )
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_requests_get_exactly_the_limit(live_server, user):
+def test_concurrent_requests_get_exactly_the_limit(live_server, user, served):
     services.quota_set(user=user, prediction_rows_per_day=LIMIT)
     _, plaintext = make_token(user, scope=TokenScope.PREDICT)
     headers = {"Authorization": f"Bearer {plaintext}"}
 
     def call(_):
         with httpx.Client(base_url=live_server.url, timeout=60) as http:
-            return http.post(SPEND, json={"rows": 1}, headers=headers)
+            return http.post(SPEND, json={"inputs": [ROW]}, headers=headers)
 
     with ThreadPoolExecutor(max_workers=CONCURRENT_REQUESTS) as pool:
         responses = list(pool.map(call, range(CONCURRENT_REQUESTS)))
@@ -57,7 +67,7 @@ def test_concurrent_requests_get_exactly_the_limit(live_server, user):
     assert "quota" in rejected.json()["detail"].lower()
 
 
-def test_success_carries_quota_headers(client, user):
+def test_success_carries_quota_headers(client, user, served):
     services.quota_set(user=user, prediction_rows_per_day=10)
     _, plaintext = make_token(user, scope=TokenScope.PREDICT)
     response = _post(client, plaintext, rows=3)
@@ -66,7 +76,7 @@ def test_success_carries_quota_headers(client, user):
     assert response["X-Quota-Remaining"] == "7"
 
 
-def test_a_request_bigger_than_what_is_left_takes_nothing(client, user):
+def test_a_request_bigger_than_what_is_left_takes_nothing(client, user, served):
     services.quota_set(user=user, prediction_rows_per_day=10)
     _, plaintext = make_token(user, scope=TokenScope.PREDICT)
     assert _post(client, plaintext, rows=8).status_code == HTTPStatus.OK
@@ -89,7 +99,7 @@ def test_quota_resets_at_utc_midnight(user):
         assert quota_status(user, ROWS).remaining == 0
 
 
-def test_wrong_scope_and_wrong_role_are_403(client, user, viewer):
+def test_wrong_scope_and_wrong_role_are_403(client, user, viewer, served):
     _, read_only = make_token(user, scope=TokenScope.READ)
     response = _post(client, read_only)
     assert response.status_code == HTTPStatus.FORBIDDEN
@@ -102,7 +112,7 @@ def test_wrong_scope_and_wrong_role_are_403(client, user, viewer):
     assert _post(client, viewer_token).status_code == HTTPStatus.FORBIDDEN
 
 
-def test_demoted_user_loses_predict_even_with_a_predict_token(client, user):
+def test_demoted_user_loses_predict_even_with_a_predict_token(client, user, served):
     _, plaintext = make_token(user, scope=TokenScope.PREDICT)
     assert _post(client, plaintext).status_code == HTTPStatus.OK
     services.role_set(user=user, role="viewer")
