@@ -43,6 +43,7 @@ run: .venv/.synced .env
 test: .venv/.synced
 	bin/ensure-services
 	bin/ensure-chromium
+	bin/ensure-prometheus
 	$(TEST_ENV) $(RUN) pytest
 
 test-fast: .venv/.synced
