@@ -105,8 +105,8 @@ def write(results):
         "",
         *_serving_table(results["serving"]),
         "",
-        "In-process predict time of the model itself (DataFrame + predict + predict_proba, "
-        "one row, median): "
+        "In-process predict time of the model itself (a one-row DataFrame and `predict`, "
+        "median of 300): "
         + ", ".join(f"{k} {v:.2f} ms" for k, v in results["predict_ms"].items())
         + ".",
         "",
