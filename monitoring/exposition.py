@@ -59,6 +59,50 @@ class QueueDepthCollector:
         yield family
 
 
+class LiveAccuracyCollector:
+    """portal_live_accuracy_ratio: share of feedback labels the classifier got right, recently."""
+
+    def collect(self):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from models_registry.models import TaskType
+        from predictions.models import Feedback, PredictionStatus
+
+        family = GaugeMetricFamily(
+            "portal_live_accuracy_ratio",
+            "Share of rows whose feedback label matches the prediction, over the recent window",
+            labels=["model", "version", "arm"],
+        )
+        since = timezone.now() - timedelta(seconds=settings.LIVE_ACCURACY_WINDOW_SECONDS)
+        rows = (
+            Feedback.objects.filter(
+                updated_at__gte=since,
+                prediction__status=PredictionStatus.OK,
+                prediction__model__task_type=TaskType.CLASSIFICATION,
+            )
+            .values_list(
+                "prediction__model_name",
+                "prediction__version_number",
+                "prediction__arm",
+                "labels",
+                "prediction__outputs",
+            )
+            .order_by("-updated_at")[: settings.LIVE_ACCURACY_MAX_FEEDBACK]
+        )
+        tally = {}
+        for model, version, arm, labels, outputs in rows:
+            right, total = tally.get((model, str(version), arm), (0, 0))
+            pairs = list(zip(labels, outputs, strict=False))
+            right += sum(str(label) == str(output) for label, output in pairs)
+            tally[(model, str(version), arm)] = (right, total + len(pairs))
+        for labels, (right, total) in sorted(tally.items()):
+            if total:
+                family.add_metric(list(labels), right / total)
+        yield family
+
+
 def registry(*, scrape_time=True):
     """Samples from every process; with `scrape_time`, also the values read from the stores."""
     registry = prometheus_client.CollectorRegistry()
@@ -70,6 +114,7 @@ def registry(*, scrape_time=True):
     if scrape_time:
         registry.register(ProductionVersionCollector())
         registry.register(QueueDepthCollector())
+        registry.register(LiveAccuracyCollector())
     return registry
 
 

@@ -327,6 +327,10 @@ QUOTA_USAGE_RETENTION_DAYS = env_int("QUOTA_USAGE_RETENTION_DAYS", 90)
 
 # ---------------------------------------------------------------- serving
 PREDICT_MAX_ROWS = env_int("PREDICT_MAX_ROWS", 1000)
+# Live accuracy (portal_live_accuracy_ratio) counts feedback given in this window, at most
+# this many feedback rows per scrape.
+LIVE_ACCURACY_WINDOW_SECONDS = env_int("LIVE_ACCURACY_WINDOW_SECONDS", 24 * 3600)
+LIVE_ACCURACY_MAX_FEEDBACK = env_int("LIVE_ACCURACY_MAX_FEEDBACK", 50_000)
 
 # ---------------------------------------------------------------- batch prediction jobs
 # An upload is refused beyond either limit; keep nginx's client_max_body_size above the bytes.

@@ -4,6 +4,8 @@ import json
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from accounts.models import TokenScope
+from accounts.tests.factories import make_token
 from models_registry import services as registry
 from predictions import logbook
 from predictions.tasks import drain_prediction_log_task
@@ -47,3 +49,32 @@ def test_training_and_task_outcomes_are_counted(client, train):
     assert _samples(client, "portal_celery_tasks_total")[task] == before + 1
     runtime = _samples(client, "portal_celery_task_runtime_seconds_count")
     assert runtime[(("task", drain_prediction_log_task.name),)] >= 1
+
+
+def test_live_accuracy_comes_from_recent_feedback(client, user, train):
+    registry.version_promote(version=train())
+    _, token = make_token(user, scope=TokenScope.PREDICT)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    row = {
+        "sepal_length_(cm)": 5.1,
+        "sepal_width_(cm)": 3.5,
+        "petal_length_(cm)": 1.4,
+        "petal_width_(cm)": 0.2,
+    }
+    response = client.post(
+        "/api/v1/models/iris-model/predict",
+        data=json.dumps({"inputs": [row, row]}),
+        content_type="application/json",
+        **headers,
+    )
+    assert response.json()["predictions"] == ["setosa", "setosa"]
+    assert _samples(client, "portal_live_accuracy_ratio") == {}
+    request_id = response.json()["request_id"]
+    client.post(
+        f"/api/v1/predictions/{request_id}/feedback",
+        data=json.dumps({"labels": ["setosa", "virginica"]}),
+        content_type="application/json",
+        **headers,
+    )
+    key = (("arm", ""), ("model", "iris-model"), ("version", "1"))
+    assert _samples(client, "portal_live_accuracy_ratio") == {key: 0.5}
