@@ -44,10 +44,12 @@ test: .venv/.synced
 	bin/ensure-services
 	bin/ensure-chromium
 	bin/ensure-prometheus
+	bin/ensure-nginx
 	$(TEST_ENV) $(RUN) pytest
 
 test-fast: .venv/.synced
 	bin/ensure-services
+	bin/ensure-prometheus
 	$(TEST_ENV) $(RUN) pytest -m "not browser"
 
 lint: .venv/.synced

@@ -72,9 +72,9 @@ EXPORTER_METRICS = {
     # google/cadvisor
     "cadvisor": {"container_memory_working_set_bytes"},
 }
-# Portal metrics other changes are adding to monitoring/metrics.py (drift, live accuracy);
+# Portal metrics other changes are adding to monitoring/metrics.py (drift);
 # drop each once it is committed there: the registry then vouches for it.
-PENDING_PORTAL_METRICS = {"portal_drift_score", "portal_drift_alert", "portal_live_accuracy_ratio"}
+PENDING_PORTAL_METRICS = {"portal_drift_score", "portal_drift_alert"}
 
 SAMPLE_SUFFIXES = {
     "counter": ("_total",),
@@ -229,7 +229,9 @@ def exposed_names(client, user, train):
         for sample in family.samples
     }
     assert "portal_prediction_latency_seconds_bucket" in names
-    for family in prometheus_client.REGISTRY.collect():
+    # Families read at scrape time (e.g. live accuracy) are named even before they have data.
+    scraped_families = list(text_string_to_metric_families(scraped))
+    for family in [*prometheus_client.REGISTRY.collect(), *scraped_families]:
         suffixes = SAMPLE_SUFFIXES.get(family.type, ("",))
         names.update(family.name + suffix for suffix in suffixes)
     return names
