@@ -213,6 +213,7 @@ class AuditAction(models.TextChoices):
     EXPERIMENT_USER_PINNED = "experiment_user_pinned", "Experiment user pinned"
     CANARY_ADVANCED = "canary_advanced", "Canary advanced"
     CANARY_ROLLED_BACK = "canary_rolled_back", "Canary rolled back"
+    DRIFT_ALERT = "drift_alert", "Drift alert"
 
 
 class AppendOnlyError(Exception):

@@ -5,7 +5,7 @@ them. Values read at scrape time (queue depth, production versions) come from th
 in monitoring/exposition.py instead.
 """
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 # Sub-millisecond model calls up to multi-second batches.
 LATENCY_BUCKETS = (
@@ -59,4 +59,19 @@ celery_task_runtime = Histogram(
     "Celery task run time",
     ["task"],
     buckets=(*LATENCY_BUCKETS, 30.0, 60.0, 300.0),
+)
+
+# Drift gauges are set by whichever Celery or command process ran the latest check, so across
+# processes (PROMETHEUS_MULTIPROC_DIR) the most recently written value is the one that counts.
+drift_score = Gauge(
+    "portal_drift_score",
+    "Latest drift score per feature: the test's statistic or distance, and PSI (method=psi)",
+    ["model", "version", "feature", "method"],
+    multiprocess_mode="mostrecent",
+)
+drift_alert = Gauge(
+    "portal_drift_alert",
+    "1 while the latest drift check of a version is in alert, else 0",
+    ["model", "version"],
+    multiprocess_mode="mostrecent",
 )

@@ -1,6 +1,7 @@
 """MLOps Portal settings: one module, read from the environment (see .env.example)."""
 
 import os
+import re
 from pathlib import Path
 
 import environ
@@ -296,6 +297,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env_int("CANARY_TICK_SECONDS", 60)),
         "options": {"expires": env_int("CANARY_TICK_SECONDS", 60)},
     },
+    # Compares each production version's recent traffic with its training reference.
+    "drift-check": {
+        "task": "monitoring.tasks.drift_check_task",
+        "schedule": float(env_int("DRIFT_CHECK_SECONDS", 3600)),
+        "options": {"expires": env_int("DRIFT_CHECK_SECONDS", 3600)},
+    },
 }
 
 # ---------------------------------------------------------------- prediction log
@@ -341,6 +348,16 @@ BATCH_MAX_UPLOAD_MB = env_int("BATCH_MAX_UPLOAD_MB", 50)
 # ---------------------------------------------------------------- experiments
 # Admins may force an arm with the X-Experiment-Group header; true lets every predict user.
 EXPERIMENT_HEADER_OVERRIDE_FOR_ALL = env_bool("EXPERIMENT_HEADER_OVERRIDE_FOR_ALL", False)
+
+# ---------------------------------------------------------------- drift
+# How much recent traffic each check compares with the reference (e.g. 24h, 30m, 7d).
+DRIFT_WINDOW = env_str("DRIFT_WINDOW", "24h")
+if not re.fullmatch(r"\s*0*[1-9]\d*\s*[smhdw]\s*", DRIFT_WINDOW.lower()):
+    _parse_errors.append(
+        f"DRIFT_WINDOW must be a number and a unit s/m/h/d/w (got {DRIFT_WINDOW!r})"
+    )
+# Below this many rows in the window (or values of a feature) no verdict is given at all.
+DRIFT_MIN_ROWS = env_int("DRIFT_MIN_ROWS", 30)
 
 # ---------------------------------------------------------------- metrics
 PROMETHEUS_EXPORT_MIGRATIONS = False
