@@ -1,10 +1,12 @@
 """Receivers: audit of logins, failed logins and logouts; cached quota limits kept fresh."""
 
+from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
+from accounts import backends
 from accounts.models import AuditAction, AuditEvent, User, UserQuota
 from accounts.quotas import quota_limits_forget
 from portal.http import client_ip
@@ -61,3 +63,30 @@ def _role_changed(sender, instance, action, reverse, pk_set, **kwargs):
         _limits_changed(pk_set or ())
     elif action == "pre_clear":
         _limits_changed(instance.user_set.values_list("pk", flat=True))
+
+
+# ---------------------------------------------------------------- cached permission sets
+def _permissions_changed(user_id=None):
+    # Now for this transaction's own checks, after commit for other processes.
+    action = (lambda: backends.forget_user(user_id)) if user_id else backends.bump_epoch
+    action()
+    transaction.on_commit(action)
+
+
+@receiver([post_save, post_delete], sender=User, dispatch_uid="accounts.perms_user_changed")
+def _user_changed(sender, instance, **kwargs):
+    _permissions_changed(instance.pk)  # active, superuser
+
+
+@receiver(m2m_changed, sender=User.groups.through, dispatch_uid="accounts.perms_groups")
+@receiver(m2m_changed, sender=User.user_permissions.through, dispatch_uid="accounts.perms_user")
+@receiver(m2m_changed, sender=Group.permissions.through, dispatch_uid="accounts.perms_group")
+def _grants_changed(sender, action, **kwargs):
+    if action in ("post_add", "post_remove", "post_clear"):
+        _permissions_changed()
+
+
+@receiver(post_delete, sender=Group, dispatch_uid="accounts.perms_group_deleted")
+@receiver(post_delete, sender=Permission, dispatch_uid="accounts.perms_permission_deleted")
+def _grant_deleted(sender, **kwargs):
+    _permissions_changed()

@@ -227,7 +227,7 @@ def history_runs(env, token, seconds):
         " HASH_SESSION_KEY;"
         f"u = get_user_model().objects.get(username='{BENCH_USER}');"
         "s = SessionStore(); s[SESSION_KEY] = str(u.pk);"
-        "s[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend';"
+        "s[BACKEND_SESSION_KEY] = 'accounts.backends.CachedPermissionsBackend';"
         "s[HASH_SESSION_KEY] = u.get_session_auth_hash(); s.create(); print(s.session_key)",
         env=env,
     ).strip()
