@@ -58,7 +58,7 @@ def production_env(**overrides):
         "MEDIA_ROOT": str(VAR / "media"),
         "STATIC_ROOT": str(VAR / "static"),
         "PROMETHEUS_MULTIPROC_DIR": str(VAR / "prometheus"),
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
     }
     env.update({k: str(v) for k, v in overrides.items()})

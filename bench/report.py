@@ -90,12 +90,14 @@ def write(results):
         f"Produced by `make bench` (`python bench/run.py --seconds {results['seconds']}`) on "
         f"{results['started'][:16].replace('T', ' ')} UTC, {results['machine']}.",
         "",
-        "Both servers run on this machine with 2 worker processes each: the portal under "
-        "gunicorn (production settings: DEBUG off, PostgreSQL, Redis cache and broker, one "
-        "Celery worker draining the prediction log); the baseline (`bench/baselines/"
-        "fastapi_app.py`) under uvicorn, writing its log row to PostgreSQL in a background "
-        "task. wrk drives both on 127.0.0.1 with the same request bodies (breast_cancer rows) "
-        "and the same skops artifacts; each measured run follows a 2-second warm-up.",
+        f"Both servers run on this machine: the portal under gunicorn with "
+        f"{results['workers']['portal']} sync workers (production settings: DEBUG off, "
+        "PostgreSQL, Redis cache and broker, JSON access log on, one Celery worker draining "
+        "the prediction log); the baseline (`bench/baselines/fastapi_app.py`) under uvicorn "
+        f"with {results['workers']['baseline']} workers, writing its log row to PostgreSQL "
+        "in a background task. wrk drives both on 127.0.0.1 with the same request bodies "
+        "(breast_cancer rows) and the same skops artifacts; each measured run follows a "
+        "2-second warm-up.",
         "",
         "## Targets",
         "",

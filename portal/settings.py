@@ -156,7 +156,7 @@ _cache_url = CACHE_URL or (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("re
 if _cache_url:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "portal.cache.RedisCache",
             "LOCATION": _cache_url,
             "KEY_PREFIX": "portal",
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
