@@ -70,7 +70,7 @@ def _targets(results):
     logging = results["logging"]
     lines.append(
         f"- no loss under load: {logging['served']:,} predictions answered 200 during the "
-        f"serving runs, {logging['logged']:,} log rows: "
+        f"serving runs (the portal's own count), {logging['logged']:,} log rows: "
         f"{_verdict(logging['served'] == logging['logged'])}"
     )
     for page in results["history"]["pages"]:

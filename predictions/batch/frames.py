@@ -134,9 +134,13 @@ def _result(frame, values, good, problems, version, estimator, first_row):
         features = pd.DataFrame(
             {f["name"]: values[f["name"]][good] for f in version.input_schema}
         ).reset_index(drop=True)
-        predictions[good] = estimator.predict(features)
         if classes:
-            probabilities[good] = np.round(estimator.predict_proba(features), 6)
+            # One pass through the pipeline, as predict_frame does: the class is the likeliest.
+            proba = estimator.predict_proba(features)
+            predictions[good] = estimator.classes_[proba.argmax(axis=1)]
+            probabilities[good] = np.round(proba, 6)
+        else:
+            predictions[good] = estimator.predict(features)
     result[PREDICTION_COLUMN] = predictions
     for index, name in enumerate(classes or []):
         result[f"{PROBABILITY_PREFIX}{name}"] = probabilities[:, index]
