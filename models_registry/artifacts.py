@@ -43,7 +43,8 @@ def attach(version, data, sha256):
 def load(version):
     """Read, verify and deserialize a version's estimator; raise ArtifactError when unsafe."""
     try:
-        with version.artifact.open("rb") as handle:
+        # A handle of our own: the version row (and its FieldFile) may be shared by threads.
+        with version.artifact.storage.open(version.artifact.name, "rb") as handle:
             data = handle.read()
     except (FileNotFoundError, ValueError) as exc:
         raise ArtifactError(f"{version}: artifact missing ({exc})") from None

@@ -1,10 +1,11 @@
-from datetime import datetime
+from datetime import UTC, datetime
 from http import HTTPStatus
 
 from django.conf import settings
 from django.http import Http404, HttpResponse
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import field_validator
 
 from accounts.auth import predict_auth
 from predictions import history, services
@@ -55,6 +56,16 @@ def predict(request, response: HttpResponse, name: str, payload: PredictIn):
     return body
 
 
+def _utc(value):
+    """Aware datetimes in UTC (naive ones read as UTC), so the database never sees odd offsets."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:
+        raise ValueError("date out of range") from None
+
+
 class HistoryFilters(Schema):
     model: str | None = None
     version: int | None = None
@@ -65,6 +76,8 @@ class HistoryFilters(Schema):
     user: str | None = None
     cursor: str | None = None
     limit: int = history.DEFAULT_PAGE_SIZE
+
+    _in_utc = field_validator("since", "until")(_utc)
 
 
 def _out(prediction):

@@ -101,3 +101,17 @@ def test_feedback_owner_only_and_one_label_per_row(api, user, admin_user, viewer
     viewer_try = api(viewer, url, method="post", body={"labels": ["a", "b"]}, scope=TokenScope.READ)
     assert viewer_try.status_code == HTTPStatus.FORBIDDEN
     assert api(user, "/api/v1/predictions").json()["items"][0]["feedback"] == ["a", "b"]
+
+
+def test_dates_with_odd_offsets_or_out_of_range_are_never_a_500(api, user):
+    _log(user, "a", model="m1", version=1)
+    # An offset PostgreSQL cannot store is fine once the date is read in UTC.
+    odd = api(user, "/api/v1/predictions", since="0697-08-07T21:22:09-16:33")
+    assert odd.status_code == HTTPStatus.OK
+    assert [p["request_id"] for p in odd.json()["items"]] == ["a"]
+    assert api(user, "/api/v1/predictions", until="0697-08-07T21:22:09-16:33").json() == {
+        "items": [],
+        "next_cursor": None,
+    }
+    too_early = api(user, "/api/v1/predictions", since="0001-01-01T00:00:00+05:00")
+    assert too_early.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
