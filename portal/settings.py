@@ -362,6 +362,14 @@ DRIFT_MIN_ROWS = env_int("DRIFT_MIN_ROWS", 30)
 
 # ---------------------------------------------------------------- metrics
 PROMETHEUS_EXPORT_MIGRATIONS = False
+# prometheus_client reads the variable itself; it only needs the directory to exist, and a
+# fresh machine (or a tmpfs after a reboot) has none yet.
+_metrics_dir = env_str("PROMETHEUS_MULTIPROC_DIR")
+if _metrics_dir:
+    try:
+        Path(_metrics_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _parse_errors.append(f"PROMETHEUS_MULTIPROC_DIR cannot be created ({exc.strerror})")
 
 # ---------------------------------------------------------------- logging
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

@@ -118,3 +118,18 @@ def test_every_variable_is_documented_in_env_example():
         used |= set(re.findall(r"""environ\.get\(\s*"([A-Z0-9_]+)\"""", source.read_text()))
     assert used, "found no variables: the pattern is stale"
     assert used - documented == set()
+
+
+def test_missing_metrics_directory_is_created(tmp_path):
+    metrics_dir = tmp_path / "fresh" / "metrics"
+    result = manage("check", env={"DEBUG": "true", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
+    assert result.returncode == 0, result.stderr
+    assert metrics_dir.is_dir()
+
+
+def test_unusable_metrics_directory_is_refused(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = manage("check", env={"DEBUG": "true", "PROMETHEUS_MULTIPROC_DIR": str(blocker / "m")})
+    assert result.returncode != 0
+    assert "PROMETHEUS_MULTIPROC_DIR cannot be created" in result.stderr
