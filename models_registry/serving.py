@@ -13,6 +13,7 @@ from django.core.cache import cache
 
 from models_registry import artifacts
 from models_registry.models import MLModel, ModelVersion
+from models_registry.predictor import predictor_build
 
 POINTER_TTL_SECONDS = 300
 _SLUG = re.compile(r"[-a-zA-Z0-9_]{1,100}")
@@ -83,19 +84,29 @@ def invalidate(model_name):
     cache.delete(_pointer_key(model_name))
 
 
-def load_estimator(version):
-    """The fitted estimator of a version, loaded (and verified) once per process."""
+def load_predictor(version):
+    """The version's Predictor (compiled when safe), loaded and verified once per process."""
     key = (version.pk, version.artifact_sha256)
     with _lock:
         if key in _loaded:
             _loaded.move_to_end(key)
             return _loaded[key]
-    estimator = artifacts.load(version)
+    predictor = predictor_build(
+        artifacts.load(version),
+        schema=version.input_schema,
+        output_classes=version.output_classes,
+        label=f"{version.model.name} v{version.version}",
+    )
     with _lock:
-        _loaded[key] = estimator
+        _loaded[key] = predictor
         while len(_loaded) > MAX_LOADED_MODELS:
             _loaded.popitem(last=False)
-    return estimator
+    return predictor
+
+
+def load_estimator(version):
+    """The fitted pipeline of a version, as trained (loaded once per process)."""
+    return load_predictor(version).pipeline
 
 
 def clear_loaded():

@@ -4,7 +4,6 @@ import hashlib
 import logging
 import time
 
-import pandas as pd
 from django.utils import timezone
 
 from accounts.models import QuotaKind, User
@@ -35,30 +34,13 @@ class InvalidInputs(Exception):
         self.errors = errors
 
 
-def _frame(schema, rows):
-    columns = [feature["name"] for feature in schema]
-    return pd.DataFrame([[row.get(c) for c in columns] for row in rows], columns=columns)
-
-
-def _plain(values):
-    return [v.item() if hasattr(v, "item") else v for v in values]
-
-
 class PredictionFailed(Exception):
     """The model raised on inputs that passed validation: logged, quota refunded."""
 
 
-def predict_frame(version, rows):
+def predict_rows(version, rows):
     """(predictions, probabilities or None) of `version` for validated `rows`."""
-    estimator = serving.load_estimator(version)
-    frame = _frame(version.input_schema, rows)
-    if not (hasattr(estimator, "predict_proba") and version.output_classes):
-        return _plain(estimator.predict(frame)), None
-    # One pass through the pipeline: the predicted class is the most probable one, which is
-    # how scikit-learn's classifiers decide too (predict would transform the rows again).
-    proba = estimator.predict_proba(frame)
-    predictions = _plain(estimator.classes_[proba.argmax(axis=1)])
-    return predictions, [[round(float(p), 6) for p in row] for row in proba]
+    return serving.load_predictor(version).predict_rows(rows)
 
 
 def _record(*, request_id, user, version, arm, rows, started, **fields):
@@ -124,7 +106,7 @@ def prediction_run(*, user, model_name, rows, request_id, forced_arm=None):
         "started": started,
     }
     try:
-        predictions, probabilities = predict_frame(version, rows)
+        predictions, probabilities = predict_rows(version, rows)
     except Exception as exc:
         logger.exception("model %s v%s failed to predict", model_name, version.version)
         quota_release(status=quota, user=user, units=len(rows))
@@ -205,7 +187,7 @@ def prediction_shadow(*, version_id, rows, request_id, user_id, arm):
         )
     else:
         try:
-            predictions, probabilities = predict_frame(version, rows)
+            predictions, probabilities = predict_rows(version, rows)
         except Exception as exc:  # noqa: BLE001 - logged as the shadow's failure
             record = _record(
                 **context,

@@ -23,14 +23,12 @@ class ChunkResult:
     errors: list = field(default_factory=list)  # [{"row", "field", "message"}]
 
 
-def classes_of(estimator, version):
-    if not (hasattr(estimator, "predict_proba") and version.output_classes):
-        return None
-    return [str(c) for c in getattr(estimator, "classes_", version.output_classes)]
+def classes_of(predictor):
+    return None if predictor.classes is None else [str(c) for c in predictor.classes]
 
 
-def result_header(header, estimator, version):
-    classes = classes_of(estimator, version) or []
+def result_header(header, predictor):
+    classes = classes_of(predictor) or []
     return [
         *header,
         PREDICTION_COLUMN,
@@ -91,7 +89,7 @@ def _rows_for_messages(schema, frame, values, positions):
     return rows
 
 
-def score_chunk(rows, *, header, version, estimator, first_row):
+def score_chunk(rows, *, header, version, predictor, first_row):
     """Validate and predict a chunk of raw CSV rows; `first_row` numbers its first row."""
     schema = version.input_schema
     width = len(header)
@@ -122,25 +120,22 @@ def score_chunk(rows, *, header, version, estimator, first_row):
         problems[position] = messages or [(None, "Invalid row")]
     good = np.ones(len(rows), dtype=bool)
     good[list(problems)] = False
-    return _result(frame, values, good, problems, version, estimator, first_row)
+    return _result(frame, values, good, problems, version, predictor, first_row)
 
 
-def _result(frame, values, good, problems, version, estimator, first_row):
+def _result(frame, values, good, problems, version, predictor, first_row):
     result = frame.copy()
     predictions = np.full(len(frame), "", dtype=object)
-    classes = classes_of(estimator, version)
+    classes = classes_of(predictor)
     probabilities = np.full((len(frame), len(classes or [])), np.nan)
     if good.any():
         features = pd.DataFrame(
             {f["name"]: values[f["name"]][good] for f in version.input_schema}
         ).reset_index(drop=True)
+        predicted, proba = predictor.predict_frame(features)
+        predictions[good] = predicted
         if classes:
-            # One pass through the pipeline, as predict_frame does: the class is the likeliest.
-            proba = estimator.predict_proba(features)
-            predictions[good] = estimator.classes_[proba.argmax(axis=1)]
             probabilities[good] = np.round(proba, 6)
-        else:
-            predictions[good] = estimator.predict(features)
     result[PREDICTION_COLUMN] = predictions
     for index, name in enumerate(classes or []):
         result[f"{PROBABILITY_PREFIX}{name}"] = probabilities[:, index]

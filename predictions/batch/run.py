@@ -83,7 +83,7 @@ def _record(job, attempt, **fields):
 
 def _score(job, attempt):
     version = job.version
-    estimator = serving.load_estimator(version)
+    predictor = serving.load_predictor(version)
     done = failed = 0
     errors = []
     with (
@@ -93,10 +93,10 @@ def _score(job, attempt):
     ):
         header = check_columns(next(reader), version.input_schema)
         text = io.TextIOWrapper(out, encoding="utf-8", newline="")
-        csv.writer(text, lineterminator="\n").writerow(result_header(header, estimator, version))
+        csv.writer(text, lineterminator="\n").writerow(result_header(header, predictor))
         for chunk in _chunks(data_rows(reader), CHUNK_ROWS):
             result = score_chunk(
-                chunk, header=header, version=version, estimator=estimator, first_row=done + 1
+                chunk, header=header, version=version, predictor=predictor, first_row=done + 1
             )
             result.frame.to_csv(text, header=False, index=False, lineterminator="\n")
             done += len(chunk)

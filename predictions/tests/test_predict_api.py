@@ -158,14 +158,14 @@ def test_promotion_takes_effect_on_the_next_request(
     assert call({"inputs": [ROW]}).json()["version"] == 2
 
 
-class _BrokenEstimator:
-    def predict(self, frame):
+class _BrokenPredictor:
+    def predict_rows(self, rows):
         raise ValueError("corrupt tree")
 
 
 def test_a_model_failure_is_a_logged_500_and_refunds_the_quota(served, call, monkeypatch):
     # The one stand-in: an estimator that raises, as a corrupt or incompatible one would.
-    monkeypatch.setattr("models_registry.serving.load_estimator", lambda v: _BrokenEstimator())
+    monkeypatch.setattr("models_registry.serving.load_predictor", lambda v: _BrokenPredictor())
     response = call({"inputs": [ROW, ROW]}, HTTP_X_REQUEST_ID="req-broken")
     assert response.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
     assert "failed" in response.json()["detail"]
