@@ -200,7 +200,7 @@ def predictor_build(pipeline, *, schema, output_classes, label=""):
     except NotCompilable as exc:
         logger.info("%s served through its pipeline: %s", label, exc)
         return plain
-    except Exception:  # noqa: BLE001 - whatever fails here, the pipeline itself still serves
+    except Exception:  # whatever fails here, the pipeline itself still serves
         logger.warning("%s: compiling for serving failed", label, exc_info=True)
         return plain
     if not same:
