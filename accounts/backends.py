@@ -10,6 +10,8 @@ import logging
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 
+from portal import memo
+
 logger = logging.getLogger(__name__)
 EPOCH_KEY = "perms:epoch"
 # Changes drop entries at once; the TTL only bounds what a missed signal could leave behind.
@@ -44,9 +46,11 @@ class CachedPermissionsBackend(ModelBackend):
 
 def forget_user(user_id):
     cache.delete(_user_key(user_id))
+    memo.bump()  # remembered tokens carry their user, and the user its permissions
 
 
 def bump_epoch():
+    memo.bump()
     try:
         cache.incr(EPOCH_KEY)
     except ValueError:  # no epoch yet

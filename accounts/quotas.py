@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import QuotaKind, QuotaUsage, UserQuota
 from accounts.roles import role_of
+from portal import memo
 
 # Changes drop the cache at once; the TTL only bounds what a missed signal could leave behind.
 LIMITS_CACHE_SECONDS = 300
@@ -68,6 +69,10 @@ def _limit_key(user_id):
 
 def quota_limits(user):
     """{kind: daily limit} from the user's override or role; cached until either changes."""
+    return memo.remember(("quota-limits", user.pk), lambda: _limits_lookup(user))
+
+
+def _limits_lookup(user):
     limits = cache.get(_limit_key(user.pk))
     if limits is None:
         override = UserQuota.objects.filter(user=user).first()
@@ -84,6 +89,7 @@ def quota_limits(user):
 def quota_limits_forget(user_id):
     """Drop the cached limits (called when a user's override or role changes)."""
     cache.delete(_limit_key(user_id))
+    memo.bump()
 
 
 def quota_limit(user, kind):

@@ -22,6 +22,7 @@ from accounts.models import (
 from accounts.quotas import quota_day
 from accounts.roles import allowed_scopes, role_group, role_of
 from accounts.tokens import generate_token
+from portal import memo
 
 
 @transaction.atomic
@@ -72,6 +73,7 @@ def token_revoke(*, token, actor, ip=None):
     )
     token.refresh_from_db(fields=["revoked_at"])
     if updated:
+        memo.bump()  # workers remember the token's row
         AuditEvent.objects.record(
             AuditAction.TOKEN_REVOKED,
             actor=actor,

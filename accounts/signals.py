@@ -7,8 +7,9 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from accounts import backends
-from accounts.models import AuditAction, AuditEvent, User, UserQuota
+from accounts.models import ApiToken, AuditAction, AuditEvent, User, UserQuota
 from accounts.quotas import quota_limits_forget
+from portal import memo
 from portal.http import client_ip
 
 LOGIN_FIELDS = ("username", "login", "email")
@@ -63,6 +64,11 @@ def _role_changed(sender, instance, action, reverse, pk_set, **kwargs):
         _limits_changed(pk_set or ())
     elif action == "pre_clear":
         _limits_changed(instance.user_set.values_list("pk", flat=True))
+
+
+@receiver([post_save, post_delete], sender=ApiToken, dispatch_uid="accounts.token_changed")
+def _token_changed(sender, instance, **kwargs):
+    memo.bump()  # workers remember token rows by prefix
 
 
 # ---------------------------------------------------------------- cached permission sets

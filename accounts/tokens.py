@@ -6,6 +6,7 @@ import secrets
 import string
 
 from accounts.models import TOKEN_PREFIX_LENGTH, TOKEN_SCHEME, ApiToken, hash_token
+from portal import memo
 
 SECRET_BYTES = 32  # 256 bits from the OS CSPRNG
 _PREFIX_ALPHABET = string.ascii_letters + string.digits
@@ -29,7 +30,12 @@ def verify_token(plaintext):
     match = TOKEN_PATTERN.match(plaintext or "")
     if match is None:
         raise TokenError("Invalid token")
-    token = ApiToken.objects.select_related("user").filter(prefix=match["prefix"]).first()
+    prefix = match["prefix"]
+    # The row is remembered by prefix; the secret is still compared on every call.
+    token = memo.remember(
+        ("token", prefix),
+        lambda: ApiToken.objects.select_related("user").filter(prefix=prefix).first(),
+    )
     presented = hash_token(plaintext)
     # Compare even when no row matched, so timing does not reveal which prefixes exist.
     stored = token.token_hash if token is not None else "0" * len(presented)

@@ -14,6 +14,7 @@ from django.core.cache import cache
 from models_registry import artifacts
 from models_registry.models import MLModel, ModelVersion
 from models_registry.predictor import predictor_build
+from portal import memo
 
 POINTER_TTL_SECONDS = 300
 _SLUG = re.compile(r"[-a-zA-Z0-9_]{1,100}")
@@ -39,6 +40,10 @@ def model_restricted(model_name):
     """True or False for an existing model (is it restricted?), None when there is none."""
     if not _SLUG.fullmatch(model_name):
         return None  # never a model name, and not fit for a cache key
+    return memo.remember(("restricted", model_name), lambda: _restricted_lookup(model_name))
+
+
+def _restricted_lookup(model_name):
     state = cache.get(_access_key(model_name))
     if state is None:
         restricted = (
@@ -51,10 +56,15 @@ def model_restricted(model_name):
 
 def forget_model(model_name):
     cache.delete_many([_access_key(model_name), _pointer_key(model_name)])
+    memo.bump()
 
 
 def production_version(model_name):
     """The production ModelVersion of a model, or None."""
+    return memo.remember(("production", model_name), lambda: _production_lookup(model_name))
+
+
+def _production_lookup(model_name):
     version_id = cache.get(_pointer_key(model_name))
     if version_id is None:
         version_id = (
@@ -72,16 +82,31 @@ def production_version(model_name):
     version = ModelVersion.objects.select_related("model").filter(pk=version_id).first()
     if version is None or version.stage != "production":
         invalidate(model_name)  # the pointer outlived its version: ask the database again
-        return production_version(model_name) if version is not None else None
+        return _production_lookup(model_name) if version is not None else None
+    _keep_version(version)
+    return version
+
+
+def serving_version(version_id):
+    """A version row by id, for serving (kept per process: what serving reads never changes)."""
+    version = _versions.get(version_id)
+    if version is None:
+        version = ModelVersion.objects.select_related("model").filter(pk=version_id).first()
+        if version is not None:
+            _keep_version(version)
+    return version
+
+
+def _keep_version(version):
     with _lock:
-        _versions[version_id] = version
+        _versions[version.pk] = version
         while len(_versions) > MAX_LOADED_MODELS:
             _versions.popitem(last=False)
-    return version
 
 
 def invalidate(model_name):
     cache.delete(_pointer_key(model_name))
+    memo.bump()
 
 
 def load_predictor(version):

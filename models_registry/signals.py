@@ -1,11 +1,13 @@
-"""Drop cached facts about a model (is it restricted, which version serves) when it changes."""
+"""Drop cached facts about a model (restricted? who may use it? which version serves?)."""
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from models_registry import serving
 from models_registry.models import MLModel, ModelVersion
+from portal import memo
 
 
 @receiver([post_save, post_delete], sender=MLModel, dispatch_uid="registry.model_changed")
@@ -21,3 +23,9 @@ def _version_saved(sender, instance, **kwargs):
     name = instance.model.name
     serving.forget_model(name)
     transaction.on_commit(lambda: serving.forget_model(name))
+
+
+@receiver([post_save, post_delete], sender=UserObjectPermission, dispatch_uid="registry.grant_u")
+@receiver([post_save, post_delete], sender=GroupObjectPermission, dispatch_uid="registry.grant_g")
+def _grant_changed(sender, instance, **kwargs):
+    memo.bump()  # workers remember who may use a restricted model

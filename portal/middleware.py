@@ -3,6 +3,7 @@
 import logging
 import time
 
+from portal import memo
 from portal.http import client_ip
 from portal.request_context import REQUEST_ID_HEADER, accept_request_id, request_id_var
 
@@ -17,6 +18,7 @@ class RequestIdMiddleware:
         request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
         request.request_id = request_id
         token = request_id_var.set(request_id)
+        scope = memo.request_started()
         started = time.perf_counter()
         try:
             response = self.get_response(request)
@@ -24,6 +26,7 @@ class RequestIdMiddleware:
             self._log(request, response.status_code, started)
             return response
         finally:
+            memo.request_finished(scope)
             request_id_var.reset(token)
 
     @staticmethod

@@ -13,6 +13,7 @@ from models_registry.experiments import routing
 from models_registry.experiments.routing import UnknownArm  # noqa: F401 - callers catch it here
 from models_registry.models import MLModel, ModelVersion
 from monitoring import metrics
+from portal import memo
 from predictions.logbook import log_prediction
 from predictions.models import PredictionStatus
 from predictions.validation import validate_rows
@@ -74,7 +75,10 @@ def _visible(user, model_name):
     restricted = serving.model_restricted(model_name)  # cached: no query for open models
     if restricted is None:
         return False
-    return not restricted or MLModel.objects.visible_to(user).filter(name=model_name).exists()
+    return not restricted or memo.remember(
+        ("visible", user.pk, model_name),
+        lambda: MLModel.objects.visible_to(user).filter(name=model_name).exists(),
+    )
 
 
 def prediction_run(*, user, model_name, rows, request_id, forced_arm=None):

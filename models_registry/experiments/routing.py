@@ -17,8 +17,9 @@ from itertools import accumulate
 
 from django.core.cache import cache
 
+from models_registry import serving
 from models_registry.experiments.models import ABAssignment, Arm, Experiment, ExperimentKind
-from models_registry.models import ModelVersion
+from portal import memo
 
 SNAPSHOT_TTL_SECONDS = 300
 ASSIGNMENT_TTL_SECONDS = 24 * 3600
@@ -32,7 +33,7 @@ class UnknownArm(Exception):
 
 @dataclass(frozen=True)
 class Route:
-    version: ModelVersion
+    version: object  # a ModelVersion
     arm: str
     experiment_id: int
     shadows: list = field(default_factory=list)  # [(arm name, version id), ...]
@@ -48,9 +49,12 @@ def _assignment_key(experiment_id, user_id):
 
 def invalidate(model_name):
     cache.delete(_snapshot_key(model_name))
+    memo.bump()
 
 
 def forget_assignment(experiment_id, user_id):
+    # Assignments are not remembered per process: a new user's first call records one, and
+    # that must not drop every worker's memo.
     cache.delete(_assignment_key(experiment_id, user_id))
 
 
@@ -69,6 +73,10 @@ def snapshot(experiment):
 
 def running_snapshot(model_name):
     """The cached snapshot of the model's running experiment, or None."""
+    return memo.remember(("experiment", model_name), lambda: _snapshot_lookup(model_name))
+
+
+def _snapshot_lookup(model_name):
     key = _snapshot_key(model_name)
     data = cache.get(key)
     if data is None:
@@ -148,7 +156,7 @@ def route(*, user, model_name, forced_arm=None):
     if name is None:
         return None  # every arm weighs 0: production answers
     version_id = next(arm["version_id"] for arm in data["arms"] if arm["name"] == name)
-    version = ModelVersion.objects.select_related("model").filter(pk=version_id).first()
+    version = serving.serving_version(version_id)
     if version is None:
         invalidate(model_name)
         return None
