@@ -44,6 +44,7 @@ BATCH_JOB_ROWS = 100_000
 LOG_CAPACITY_RECORDS = 50_000
 HISTORY_ROWS = 1_000_000
 BENCH_USER = "bench"
+PARTS = ["serving", "log", "batch", "history"]
 
 
 def setup(env):
@@ -282,7 +283,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="length of each measured run")
     parser.add_argument("--quick", action="store_true", help="3-second runs, for a smoke test")
+    parser.add_argument(
+        "--only",
+        choices=PARTS,
+        action="append",
+        help="run just this part (repeatable); prints its figures, leaves RESULTS.md alone",
+    )
     args = parser.parse_args()
+    parts = args.only or PARTS
     seconds = 3 if args.quick else args.seconds
     env = harness.production_env(
         GUNICORN_WORKERS=PORTAL_WORKERS, GUNICORN_BIND=f"127.0.0.1:{PORTAL}"
@@ -317,21 +325,29 @@ def main():
         harness.process("baseline", baseline_args, env=baseline_env,
                         ready_url=f"http://127.0.0.1:{BASELINE}/docs"),
     ):  # fmt: skip
-        print("serving: portal vs baseline")
-        since, answered_before = datetime.now(UTC), answered_ok()
-        results["serving"] = serving_runs(bodies, token, baseline_key, seconds)
-        served_ok = int(answered_ok() - answered_before)
-        results["logging"] = {"served": served_ok, "logged": wait_for_logged(served_ok, since)}
-        print(f"logging: {results['logging']}")
-        results["log_capacity"] = log_capacity(env, served)
-        print(f"log capacity: {results['log_capacity']}")
-        results["batch_job"] = batch_job(token, served)
-        print(f"batch job: {results['batch_job']}")
-        results["history"] = history_runs(env, token, seconds)
+        if "serving" in parts:
+            print("serving: portal vs baseline")
+            since, answered_before = datetime.now(UTC), answered_ok()
+            results["serving"] = serving_runs(bodies, token, baseline_key, seconds)
+            served_ok = int(answered_ok() - answered_before)
+            logged = wait_for_logged(served_ok, since)
+            results["logging"] = {"served": served_ok, "logged": logged}
+            print(f"logging: {results['logging']}")
+        if "log" in parts:
+            results["log_capacity"] = log_capacity(env, served)
+            print(f"log capacity: {results['log_capacity']}")
+        if "batch" in parts:
+            results["batch_job"] = batch_job(token, served)
+            print(f"batch job: {results['batch_job']}")
+        if "history" in parts:
+            results["history"] = history_runs(env, token, seconds)
     results["predict_ms"] = predict_ms
     results["machine"] = (
         f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
     )
+    if args.only:
+        print(f"model's own predict (ms): {predict_ms}")
+        return
     out = report.write(results)
     print(f"wrote {out}")
 

@@ -41,6 +41,21 @@ def on_starting(server):
         stale.unlink(missing_ok=True)
 
 
+def post_worker_init(worker):
+    """Load the serving models before the first request, then let go of the database."""
+    from django.db import connections
+
+    from models_registry.serving import warm_up
+
+    try:
+        loaded = warm_up()
+        worker.log.info("worker %s loaded %d model version(s)", worker.pid, len(loaded))
+    except Exception:
+        worker.log.exception("worker %s could not warm up its models", worker.pid)
+    finally:
+        connections.close_all()
+
+
 def child_exit(server, worker):
     """Drop a dead worker's live gauges, or /metrics keeps reporting a process that is gone."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -5,6 +5,7 @@ promotion or rollback, so every worker sees the change on its next request. Load
 are cached per process by version id and checksum: a new version is a new key, never stale.
 """
 
+import logging
 import re
 from collections import OrderedDict
 from threading import Lock
@@ -16,6 +17,7 @@ from models_registry.models import MLModel, ModelVersion
 from models_registry.predictor import predictor_build
 from portal import memo
 
+logger = logging.getLogger(__name__)
 POINTER_TTL_SECONDS = 300
 _SLUG = re.compile(r"[-a-zA-Z0-9_]{1,100}")
 MAX_LOADED_MODELS = 16
@@ -132,6 +134,30 @@ def load_predictor(version):
 def load_estimator(version):
     """The fitted pipeline of a version, as trained (loaded once per process)."""
     return load_predictor(version).pipeline
+
+
+def warm_up():
+    """Load what may serve (production versions, running experiments' arms) into this process.
+
+    Called as a gunicorn worker starts, so no request pays for loading and checking a model
+    (the better part of a second each), neither after a deploy nor after a worker is recycled.
+    Returns {label: error or None}; a version that fails to load is logged and skipped,
+    /readiness reports it.
+    """
+    from models_registry.experiments.models import Arm, Experiment
+
+    arms = Arm.objects.filter(experiment__in=Experiment.objects.running()).values("version_id")
+    versions = ModelVersion.objects.production() | ModelVersion.objects.filter(pk__in=arms)
+    outcome = {}
+    for version in versions.select_related("model"):
+        label = f"{version.model.name} v{version.version}"
+        try:
+            load_predictor(version)
+            outcome[label] = None
+        except Exception as exc:  # noqa: BLE001 - one bad artifact must not stop the worker
+            logger.warning("could not warm up %s: %s", label, exc)
+            outcome[label] = str(exc)
+    return outcome
 
 
 def clear_loaded():

@@ -314,6 +314,8 @@ PREDICTION_LOG_BUFFER_URL = env_str("PREDICTION_LOG_BUFFER_URL") or (
 PREDICTION_LOG_BATCH_SIZE = env_int("PREDICTION_LOG_BATCH_SIZE", 500)
 # A drain that has not finished its batch this long after claiming it is presumed dead.
 PREDICTION_LOG_LEASE_SECONDS = env_int("PREDICTION_LOG_LEASE_SECONDS", 60)
+# Requests ask for a drain at most this often: records arrive in batches, not one task each.
+PREDICTION_LOG_FLUSH_MS = env_int("PREDICTION_LOG_FLUSH_MS", 500)
 
 # ---------------------------------------------------------------- api tokens and quotas
 TOKEN_DEFAULT_EXPIRY_DAYS = env_int("TOKEN_DEFAULT_EXPIRY_DAYS", 90)

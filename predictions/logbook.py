@@ -1,12 +1,12 @@
 """Write prediction log rows off the request path, in batches, and never lose one.
 
-The request appends its record to a Redis list (one round trip) and, at most once per drain,
-asks Celery for a drain. A drain claims up to a batch of records atomically into its own
-processing list, leased in a sorted set, inserts them with one multi-row INSERT and only
-then deletes the processing list. A drain killed mid-batch leaves its lease behind; when
-the lease expires, the next drain puts those records back. When Redis cannot take the
-record, the row is inserted directly instead. The unique request id makes every path
-idempotent, so a record handled twice is written once.
+The request appends its record to a Redis list (one round trip) and, at most once per flush
+interval (PREDICTION_LOG_FLUSH_MS), asks Celery for a drain. A drain claims up to a batch of
+records atomically into its own processing list, leased in a sorted set, inserts them with one
+multi-row INSERT and only then deletes the processing list. A drain killed mid-batch leaves
+its lease behind; when the lease expires, the next drain puts those records back. When Redis
+cannot take the record, the row is inserted directly instead. The unique request id makes
+every path idempotent, so a record handled twice is written once.
 """
 
 import json
@@ -27,8 +27,6 @@ PENDING_KEY = "predictions:log:pending"
 LEASES_KEY = "predictions:log:leases"
 PROCESSING_PREFIX = "predictions:log:processing:"
 DRAIN_FLAG_KEY = "predictions:log:drain-requested"
-# A requested drain that never ran (lost publish) stops blocking new requests after this.
-DRAIN_FLAG_TTL_MS = 2000
 FIELDS = (
     "request_id",
     "user_id",
@@ -137,7 +135,9 @@ def log_prediction(record):
     try:
         pipe = buffer().pipeline(transaction=False)
         pipe.rpush(PENDING_KEY, json.dumps(record))
-        pipe.set(DRAIN_FLAG_KEY, 1, nx=True, px=DRAIN_FLAG_TTL_MS)
+        # One drain per interval takes everything buffered meanwhile in a few INSERTs; a
+        # record pushed just after a drain finished waits for the next interval's (or beat's).
+        pipe.set(DRAIN_FLAG_KEY, 1, nx=True, px=settings.PREDICTION_LOG_FLUSH_MS)
         _, drain_needed = pipe.execute()
     except redis.RedisError:
         logger.warning(
@@ -184,12 +184,7 @@ def drain(*, batch_size=None, lease_seconds=None, max_batches=None):
             _CLAIM, 3, PENDING_KEY, processing, LEASES_KEY, batch_size, time.time() + lease_seconds
         )
         if not items:
-            # Let the next request ask for a drain, then look once more: a record pushed
-            # before the flag was cleared is seen here, one pushed after asks for its own.
-            client.delete(DRAIN_FLAG_KEY)
-            if client.llen(PENDING_KEY) == 0:
-                break
-            continue
+            break
         inserted += write_records([json.loads(item) for item in items])
         pipe = client.pipeline(transaction=True)
         pipe.delete(processing)

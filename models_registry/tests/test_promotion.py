@@ -135,3 +135,29 @@ def test_serving_follows_promotion_and_rollback(train, django_capture_on_commit_
     estimator = serving.load_estimator(second)
     assert serving.load_estimator(second) is estimator  # loaded once per process
     assert list(estimator.classes_) == ["setosa", "versicolor", "virginica"]
+
+
+def test_warm_up_loads_every_version_that_may_serve(train):
+    from models_registry.experiments.models import Arm, Experiment, ExperimentStatus
+
+    first = train(name="warm")
+    services.version_promote(version=first)
+    challenger = train(name="warm", estimator="random_forest", params={"n_estimators": 3})
+    idle = train(name="warm")  # neither production nor in a running experiment
+    experiment = Experiment.objects.create(
+        model=first.model, name="warm-ab", status=ExperimentStatus.RUNNING
+    )
+    Arm.objects.create(experiment=experiment, name="b", version=challenger, weight=50)
+    serving.clear_loaded()
+    assert serving.warm_up() == {"warm v1": None, "warm v2": None}
+    assert (first.pk, first.artifact_sha256) in serving._loaded
+    assert (idle.pk, idle.artifact_sha256) not in serving._loaded
+
+
+def test_warm_up_skips_a_version_it_cannot_load(train):
+    version = train(name="broken-warm")
+    services.version_promote(version=version)
+    ModelVersion.objects.filter(pk=version.pk).update(artifact_sha256="0" * 64)
+    serving.clear_loaded()
+    outcome = serving.warm_up()
+    assert "checksum mismatch" in outcome["broken-warm v1"]

@@ -193,6 +193,13 @@ def test_every_gunicorn_worker_sees_a_change_on_its_next_request(
     env = child_env(MEDIA_ROOT=settings.MEDIA_ROOT)
     with running(gunicorn_args(port, WORKERS), env=env, log_path=tmp_path / "g.log") as server:
         wait_until(lambda: http_ok(f"{base}/health", timeout=30), what="gunicorn", process=server)
+        # Each worker loads the production model before its first request (post_worker_init).
+        log = tmp_path / "g.log"
+        wait_until(
+            lambda: log.read_text().count("loaded 1 model version(s)") == WORKERS,
+            what="both workers to warm up",
+            process=server,
+        )
 
         def statuses():
             # New connections, so both workers take a share and remember what they looked up.
