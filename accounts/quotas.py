@@ -1,4 +1,8 @@
-"""Daily quotas: limits from role defaults or per-user overrides, reserved atomically."""
+"""Daily quotas: limits from role defaults or per-user overrides, reserved atomically.
+
+Usage is counted in Redis (accounts.quota_counters) and copied to QuotaUsage; without Redis,
+or while it is unreachable, the database counts instead, with the same guarantee.
+"""
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -10,6 +14,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from accounts import quota_counters as counters
 from accounts.models import QuotaKind, QuotaUsage, UserQuota
 from accounts.roles import role_of
 from portal import memo
@@ -96,15 +101,27 @@ def quota_limit(user, kind):
     return quota_limits(user)[QuotaKind(kind).value]
 
 
-def quota_status(user, kind, *, now=None):
-    day = quota_day(now)
-    used = (
+def _database_used(user, kind, day):
+    return (
         QuotaUsage.objects.filter(user=user, kind=kind, day=day)
         .values_list("used", flat=True)
         .first()
     ) or 0
+
+
+def quota_used(user, kind, day):
+    """Units used on `day`: the live counter when there is one, else the database's copy."""
+    used = counters.counter_used(user_id=user.pk, kind=QuotaKind(kind).value, day=day)
+    return _database_used(user, kind, day) if used is None else used
+
+
+def quota_status(user, kind, *, now=None):
+    day = quota_day(now)
     return QuotaStatus(
-        kind=kind, limit=quota_limit(user, kind), used=used, resets_at=_resets_at(day)
+        kind=kind,
+        limit=quota_limit(user, kind),
+        used=quota_used(user, kind, day),
+        resets_at=_resets_at(day),
     )
 
 
@@ -125,25 +142,45 @@ RETURNING used
 """
 
 
-def quota_reserve(*, user, kind, units, now=None):
-    """Take `units` from today's quota or take nothing and raise QuotaExceeded."""
-    if units < 1:
-        raise ValueError("units must be positive")
-    kind = QuotaKind(kind)
-    day = quota_day(now)
-    limit = quota_limit(user, kind)
-    params = {"user": user.pk, "kind": kind.value, "day": day, "units": units, "limit": limit}
+def _database_reserve(*, user, kind, day, units, limit):
+    params = {"user": user.pk, "kind": kind, "day": day, "units": units, "limit": limit}
     with connection.cursor() as cursor:
         cursor.execute(_RESERVE_SQL, params)
         row = cursor.fetchone()
-    if row is None:
-        raise QuotaExceeded(quota_status(user, kind, now=now))
-    return QuotaStatus(kind=kind, limit=limit, used=row[0], resets_at=_resets_at(day))
+    return (True, row[0]) if row else (False, _database_used(user, kind, day))
+
+
+def quota_reserve(*, user, kind, units, now=None):
+    """Take `units` from today's quota or take nothing and raise QuotaExceeded.
+
+    Not part of any database transaction: a caller whose work fails afterwards gives the
+    units back with quota_release.
+    """
+    if units < 1:
+        raise ValueError("units must be positive")
+    kind = QuotaKind(kind).value
+    day = quota_day(now)
+    limit = quota_limit(user, kind)
+    args = {"kind": kind, "day": day, "units": units, "limit": limit}
+    try:
+        granted, used = counters.counter_reserve(user_id=user.pk, **args)
+    except counters.Unavailable:
+        granted, used = _database_reserve(user=user, **args)
+    status = QuotaStatus(kind=kind, limit=limit, used=used, resets_at=_resets_at(day))
+    if not granted:
+        raise QuotaExceeded(status)
+    return status
 
 
 def quota_release(*, status, user, units):
     """Give back `units` taken by a reservation whose work then failed."""
     day = status.resets_at.date() - timedelta(days=1)
-    QuotaUsage.objects.filter(user=user, kind=status.kind, day=day).update(
+    kind = QuotaKind(status.kind).value
+    try:
+        if counters.counter_release(user_id=user.pk, kind=kind, day=day, units=units) is not None:
+            return
+    except counters.Unavailable:
+        pass
+    QuotaUsage.objects.filter(user=user, kind=kind, day=day).update(
         used=Greatest(F("used") - units, 0)
     )

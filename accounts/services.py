@@ -1,5 +1,6 @@
 """Account workflows that write and audit: tokens, roles, users, quotas."""
 
+import contextlib
 from datetime import timedelta
 
 from django.conf import settings
@@ -7,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import quota_counters
 from accounts.models import (
     ApiToken,
     AuditAction,
@@ -159,11 +161,20 @@ def quota_set(*, user, actor=None, ip=None, **limits):
     return quota
 
 
+def _counters_zero(user_id, kinds, day):
+    for kind in kinds:
+        # Without Redis there is no counter to reset: the database's zero is what counts.
+        with contextlib.suppress(quota_counters.Unavailable):
+            quota_counters.counter_put(user_id=user_id, kind=kind.value, day=day, used=0)
+
+
 @transaction.atomic
 def quota_usage_reset(*, user, actor=None, ip=None, kinds=None):
     """Zero today's usage (an operator's escape hatch, audited)."""
     kinds = [QuotaKind(kind) for kind in (kinds or QuotaKind)]
-    cleared = QuotaUsage.objects.filter(user=user, kind__in=kinds, day=quota_day()).update(used=0)
+    day = quota_day()
+    cleared = QuotaUsage.objects.filter(user=user, kind__in=kinds, day=day).update(used=0)
+    transaction.on_commit(lambda: _counters_zero(user.pk, kinds, day))
     AuditEvent.objects.record(
         AuditAction.QUOTA_USAGE_RESET,
         actor=actor,

@@ -6,6 +6,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
+from accounts import quota_counters
 from accounts.models import QuotaUsage
 from accounts.quotas import quota_day
 
@@ -36,3 +37,9 @@ def purge_quota_usage_task(retention_days=None):
         "purged quota usage rows", extra={"deleted": deleted, "retention_days": retention_days}
     )
     return deleted
+
+
+@shared_task(name="accounts.tasks.sync_quota_counters_task", time_limit=60, soft_time_limit=50)
+def sync_quota_counters_task():
+    """Copy today's Redis quota counters into QuotaUsage (idempotent: the latest value wins)."""
+    return quota_counters.counters_sync()

@@ -292,6 +292,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.purge_quota_usage_task",
         "schedule": 6 * 3600,
     },
+    # Quota usage is counted in Redis; this keeps PostgreSQL's copy at most this far behind.
+    "sync-quota-counters": {
+        "task": "accounts.tasks.sync_quota_counters_task",
+        "schedule": 5.0,
+        "options": {"expires": 5},
+    },
     # Checks every running canary's gate: advance, promote at 100%, roll back, or wait.
     "canary-tick": {
         "task": "models_registry.tasks.canary_tick_task",

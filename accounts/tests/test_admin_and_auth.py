@@ -25,13 +25,16 @@ def test_admin_action_revokes_tokens(client, admin_user, user):
     ).exists()
 
 
-def test_admin_action_resets_quota_usage(client, admin_user, user):
+def test_admin_action_resets_quota_usage(
+    client, admin_user, user, django_capture_on_commit_callbacks
+):
     quota_reserve(user=user, kind=QuotaKind.PREDICTION_ROWS, units=7)
     client.force_login(admin_user)
-    client.post(
-        "/admin/accounts/user/",
-        {"action": "reset_quota_usage", "_selected_action": [user.pk]},
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/admin/accounts/user/",
+            {"action": "reset_quota_usage", "_selected_action": [user.pk]},
+        )
     assert quota_status(user, QuotaKind.PREDICTION_ROWS).used == 0
 
 

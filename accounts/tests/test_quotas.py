@@ -141,10 +141,11 @@ def test_quota_changes_are_audited(user, admin_user):
     assert events.get().details == {"llm_tokens_per_day": {"from": None, "to": 100}}
 
 
-def test_usage_reset(user, admin_user):
+def test_usage_reset(user, admin_user, django_capture_on_commit_callbacks):
     services.quota_set(user=user, prediction_rows_per_day=3)
     quota_reserve(user=user, kind=ROWS, units=3)
-    services.quota_usage_reset(user=user, actor=admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.quota_usage_reset(user=user, actor=admin_user)
     assert quota_status(user, ROWS).used == 0
     assert AuditEvent.objects.filter(action=AuditAction.QUOTA_USAGE_RESET).exists()
 

@@ -33,19 +33,23 @@ def batch_job_submit(*, user, model_name, upload=None, rows=None):
         count, content, input_name = inspect_csv(upload, version.input_schema), upload, upload.name
     else:
         content, count, input_name = rows_to_csv(rows, version.input_schema), len(rows), ""
-    with transaction.atomic():
-        quota = quota_reserve(user=user, kind=QuotaKind.PREDICTION_ROWS, units=count)
-        job = BatchJob(
-            owner=user,
-            model=version.model,
-            version=version,
-            rows_total=count,
-            input_name=(input_name or "")[:255],
-            quota_day=quota.resets_at.date() - timedelta(days=1),
-        )
-        # Stored before the task is sent: the worker reads the file, never the request.
-        job.input_file.save(f"{job.pk}.csv", content, save=False)
-        job.save()
+    quota = quota_reserve(user=user, kind=QuotaKind.PREDICTION_ROWS, units=count)
+    try:
+        with transaction.atomic():
+            job = BatchJob(
+                owner=user,
+                model=version.model,
+                version=version,
+                rows_total=count,
+                input_name=(input_name or "")[:255],
+                quota_day=quota.resets_at.date() - timedelta(days=1),
+            )
+            # Stored before the task is sent: the worker reads the file, never the request.
+            job.input_file.save(f"{job.pk}.csv", content, save=False)
+            job.save()
+    except BaseException:
+        quota_release(status=quota, user=user, units=count)  # no job, nothing to pay for
+        raise
     _enqueue(job)
     return job, quota
 

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from guardian.shortcuts import assign_perm
 
-from accounts.models import QuotaKind, QuotaUsage, Role, TokenScope, UserQuota
+from accounts.models import QuotaKind, Role, TokenScope, UserQuota
 from accounts.quotas import quota_status
 from accounts.tests.factories import UserFactory, make_token
 from models_registry import services as registry
@@ -306,4 +306,4 @@ def test_rows_are_reserved_against_the_quota(served, client, user, token):
     assert int(refused["Retry-After"]) > 0
     assert "quota" in refused.json()["detail"].lower()
     assert BatchJob.objects.count() == 1
-    assert QuotaUsage.objects.get(user=user).used == 3
+    assert quota_status(user, QuotaKind.PREDICTION_ROWS).used == 3

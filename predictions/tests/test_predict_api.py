@@ -207,3 +207,23 @@ def test_predictions_are_counted_and_timed(served, call, client):
     assert sample("portal_predictions_total", **labels, arm="", status="ok") == before + 1
     assert sample("portal_prediction_rows_total", **labels) == rows_before + 3
     assert sample("portal_prediction_latency_seconds_count", **labels) == timed_before + 1
+
+
+def test_with_the_cache_down_predict_still_answers_and_counts(served, call, user, settings):
+    from accounts.models import QuotaKind, QuotaUsage
+    from accounts.quota_counters import counters_sync
+
+    call({"inputs": [ROW]})  # warm: this process remembers token, limits and model
+    counters_sync()  # as beat does every few seconds: the database's copy says 1
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "portal.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # Redis gone: nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    response = call({"inputs": [ROW, ROW]})
+    assert response.status_code == HTTPStatus.OK, response.content
+    assert response.json()["predictions"] == ["setosa", "setosa"]
+    usage = QuotaUsage.objects.get(user=user, kind=QuotaKind.PREDICTION_ROWS)
+    assert usage.used == 3  # counting goes on in the database, from its copy
