@@ -2,10 +2,11 @@
 
 Our pipelines are `ColumnTransformer` ("prepare") then an estimator, fitted on DataFrames.
 Through the pipeline, one row costs ~6 ms on this project's 2-core machines, almost all of it
-the ColumnTransformer's pandas bookkeeping; the arithmetic is a tenth of that. A compiled
-predictor calls each fitted step directly on numpy blocks in the schema's column order (and a
-forest's trees without joblib's dispatch), which is the same computation without the
-bookkeeping. Before it serves, it is checked against the pipeline itself on probe rows drawn
+the ColumnTransformer's pandas bookkeeping and scikit-learn's per-call input checks; the
+arithmetic is a tiny part of it. A compiled predictor does that arithmetic on numpy blocks in
+the schema's column order: the scaler, imputer and linear models as the numpy operations their
+methods run, a forest's trees without joblib's dispatch, any other step through its own
+method. Before it serves, it is checked against the pipeline itself on probe rows drawn
 from the input schema; a pipeline of a shape it does not know, or one whose answers differ,
 is served through the pipeline as it is. Either way the caller sees one interface.
 """
@@ -15,9 +16,14 @@ import logging
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble._forest import ForestClassifier, ForestRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.extmath import softmax
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +91,7 @@ class CompiledPredictor(Predictor):
         ]
         self.blocks = [block for block in blocks if block is not None]
         self.final = _detached(final)
-        self.forest = isinstance(final, ForestClassifier | ForestRegressor) and (
-            final.n_outputs_ == 1
-        )
+        self.proba, self.regress = _final_kernels(self.final)
 
     def predict_frame(self, frame):
         return self._predict(lambda cols, dtype: frame[cols].to_numpy(dtype=dtype))
@@ -103,35 +107,89 @@ class CompiledPredictor(Predictor):
 
     def _predict(self, block_of):
         parts = []
-        for columns, dtype, steps in self.blocks:
+        for columns, dtype, transforms in self.blocks:
             values = block_of(columns, dtype)
-            for step in steps:
-                values = step.transform(values)
+            for transform in transforms:
+                values = transform(values)
             parts.append(values)
         features = parts[0] if len(parts) == 1 else np.hstack(parts)
         if self.classes is None:
-            return self._regress(features), None
-        proba = self._proba(features)
+            return self.regress(features), None
+        proba = self.proba(features)
         return self.final.classes_[proba.argmax(axis=1)], proba
 
-    def _proba(self, features):
-        if not self.forest:
-            return self.final.predict_proba(features)
-        # What the forest itself does with n_jobs=1, in the same order, minus joblib's dispatch.
-        features = np.ascontiguousarray(features, dtype=np.float32)
-        total = np.zeros((features.shape[0], self.final.n_classes_), dtype=np.float64)
-        for tree in self.final.estimators_:
-            total += tree.predict_proba(features, check_input=False)
-        return total / len(self.final.estimators_)
 
-    def _regress(self, features):
-        if not self.forest:
-            return self.final.predict(features)
-        features = np.ascontiguousarray(features, dtype=np.float32)
-        total = np.zeros(features.shape[0], dtype=np.float64)
-        for tree in self.final.estimators_:
-            total += tree.predict(features, check_input=False)
-        return total / len(self.final.estimators_)
+# ---------------------------------------------------------------- kernels
+# The steps our training pipeline builds, as the arithmetic their transform or predict does
+# (same operations, same order, so the same float64 results) without scikit-learn's per-call
+# input checks, which cost more than the arithmetic on a few rows. Any other step keeps its
+# own method; the probe check in predictor_build vouches for the whole either way.
+
+
+def _transform_kernel(step):
+    if type(step) is StandardScaler:
+        mean = step.mean_ if step.with_mean else None
+        scale = step.scale_ if step.with_std else None
+
+        def scaled(values):
+            values = np.array(values, dtype=np.float64)  # a copy: never the caller's frame
+            if mean is not None:
+                values -= mean
+            if scale is not None:
+                values /= scale
+            return values
+
+        return scaled
+    stats = getattr(step, "statistics_", None)
+    if (
+        type(step) is SimpleImputer
+        and not step.add_indicator
+        and _is_nan(step.missing_values)
+        and stats is not None
+        and stats.dtype.kind == "f"
+        and np.isfinite(stats).all()  # else the imputer drops columns: leave it to itself
+    ):
+
+        def imputed(values):
+            missing = np.isnan(values)
+            return np.where(missing, stats, values) if missing.any() else values
+
+        return imputed
+    return step.transform
+
+
+def _is_nan(value):
+    return isinstance(value, float) and value != value
+
+
+def _final_kernels(final):
+    """(proba, regress) functions for the final estimator."""
+    if type(final) is LogisticRegression:
+        coef, intercept = final.coef_.T, final.intercept_
+        if final.classes_.size <= 2:
+
+            def binary(features):
+                positive = expit((features @ coef + intercept).reshape(-1))
+                return np.stack([1 - positive, positive], axis=1)
+
+            return binary, None
+        return (lambda features: softmax(features @ coef + intercept, copy=False)), None
+    if type(final) is LinearRegression:
+        coef, intercept = final.coef_.T, final.intercept_
+        return None, lambda features: features @ coef + intercept
+    if isinstance(final, ForestClassifier | ForestRegressor) and final.n_outputs_ == 1:
+        return (lambda f: _forest(final, f, proba=True)), (lambda f: _forest(final, f, proba=False))
+    return getattr(final, "predict_proba", None), final.predict
+
+
+def _forest(forest, features, *, proba):
+    """What the forest itself does with n_jobs=1, in the same order, minus joblib's dispatch."""
+    features = np.ascontiguousarray(features, dtype=np.float32)
+    shape = (features.shape[0], forest.n_classes_) if proba else features.shape[0]
+    total = np.zeros(shape, dtype=np.float64)
+    for tree in forest.estimators_:
+        total += (tree.predict_proba if proba else tree.predict)(features, check_input=False)
+    return total / len(forest.estimators_)
 
 
 class NotCompilable(Exception):
@@ -162,7 +220,7 @@ def _block(name, step, columns, categorical):
     if any(s is None or isinstance(s, str) for s in steps):
         raise NotCompilable(f"transformer {name!r} has a passthrough step")
     dtype = object if categorical.intersection(columns) else float
-    return list(columns), dtype, [_detached(s) for s in steps]
+    return list(columns), dtype, [_transform_kernel(_detached(s)) for s in steps]
 
 
 def probe_rows(schema, count=PROBE_ROWS, seed=PROBE_SEED):

@@ -113,3 +113,19 @@ def test_a_pipeline_whose_answers_would_differ_is_not_compiled():
     assert type(predictor) is Predictor
     rows = rows_of(X.head(4))
     assert predictor.predict_rows(rows)[0] == pytest.approx(list(pipeline.predict(X.head(4))))
+
+
+def test_multiclass_logistic_regression_compiles_exactly_and_leaves_the_frame_alone():
+    iris = load_iris(as_frame=True)
+    X = iris.data.rename(columns=lambda c: c.replace(" (cm)", "").replace(" ", "_"))
+    y = iris.target.map(dict(enumerate(iris.target_names)))
+    pipeline = fit("logistic_regression", X, y, TaskType.CLASSIFICATION)
+    predictor = predictor_build(
+        pipeline, schema=infer_input_schema(X), output_classes=list(iris.target_names)
+    )
+    assert predictor.compiled
+    before = X.copy()
+    predictions, proba = predictor.predict_frame(X)
+    pd.testing.assert_frame_equal(X, before)  # the scaler worked on a copy
+    np.testing.assert_array_equal(predictions, pipeline.predict(X))
+    np.testing.assert_allclose(proba, pipeline.predict_proba(X), rtol=1e-12, atol=0)
