@@ -1,5 +1,8 @@
 """One chunk of CSV rows: validated column by column, predicted at once, laid out as result rows.
 
+This is the path for any CSV the csv module reads (quoted fields, ragged rows); plain files
+take the faster path in predictions.batch.plain, which lays out its rows with chunk_result.
+
 Checks run vectorised over the whole chunk; only rows they flag go through the per-row
 validator (predictions.validation), so the messages are exactly those of the predict API.
 """
@@ -18,7 +21,7 @@ ERROR_COLUMN = "error"
 
 @dataclass
 class ChunkResult:
-    frame: pd.DataFrame  # result rows: the input as given, prediction, probabilities, error
+    tails: list  # per row: [prediction, *probabilities, error], what follows its input fields
     failed: int = 0
     errors: list = field(default_factory=list)  # [{"row", "field", "message"}]
 
@@ -124,22 +127,25 @@ def score_chunk(rows, *, header, version, predictor, first_row):
 
 
 def _result(frame, values, good, problems, version, predictor, first_row):
-    result = frame.copy()
-    predictions = np.full(len(frame), "", dtype=object)
-    classes = classes_of(predictor)
-    probabilities = np.full((len(frame), len(classes or [])), np.nan)
+    features = pd.DataFrame({f["name"]: values[f["name"]][good] for f in version.input_schema})
+    return chunk_result(features.reset_index(drop=True), good, problems, predictor, first_row)
+
+
+def chunk_result(features, good, problems, predictor, first_row):
+    """Predict the good rows (`features` holds them alone) and lay out every row's tail."""
+    rows = len(good)
+    predictions = [None] * rows
+    probabilities = [()] * rows
     if good.any():
-        features = pd.DataFrame(
-            {f["name"]: values[f["name"]][good] for f in version.input_schema}
-        ).reset_index(drop=True)
         predicted, proba = predictor.predict_frame(features)
-        predictions[good] = predicted
-        if classes:
-            probabilities[good] = np.round(proba, 6)
-    result[PREDICTION_COLUMN] = predictions
-    for index, name in enumerate(classes or []):
-        result[f"{PROBABILITY_PREFIX}{name}"] = probabilities[:, index]
-    messages = np.full(len(frame), "", dtype=object)
+        positions = np.flatnonzero(good).tolist()
+        for position, value in zip(positions, predicted.tolist(), strict=True):
+            predictions[position] = value
+        if proba is not None:
+            for position, row in zip(positions, np.round(proba, 6).tolist(), strict=True):
+                probabilities[position] = row
+    empty = [None] * len(predictor.classes or ())
+    messages = {}
     errors = []
     for position in sorted(problems):
         found = problems[position]
@@ -147,5 +153,7 @@ def _result(frame, values, good, problems, version, predictor, first_row):
         errors.extend(
             {"row": first_row + int(position), "field": f, "message": m} for f, m in found
         )
-    result[ERROR_COLUMN] = messages
-    return ChunkResult(frame=result, failed=len(problems), errors=errors)
+    tails = [
+        [predictions[i], *(probabilities[i] or empty), messages.get(i, "")] for i in range(rows)
+    ]
+    return ChunkResult(tails=tails, failed=len(problems), errors=errors)

@@ -18,8 +18,9 @@ from django.utils import timezone
 from models_registry import serving
 from monitoring import metrics
 from predictions.batch.frames import result_header, score_chunk
+from predictions.batch.plain import NotPlain, score_plain
 from predictions.batch.submit import batch_job_fail, quota_refund
-from predictions.batch.upload import check_columns, csv_reader, data_rows
+from predictions.batch.upload import check_columns, csv_reader, data_rows, plain_lines
 from predictions.models import BatchJob, BatchJobStatus
 
 logger = logging.getLogger(__name__)
@@ -84,22 +85,55 @@ def _record(job, attempt, **fields):
 def _score(job, attempt):
     version = job.version
     predictor = serving.load_predictor(version)
+    with default_storage.open(job.input_file.name, "rb") as source:
+        data = source.read()  # at most BATCH_MAX_UPLOAD_MB
+    plain = plain_lines(data)
+    if plain is not None:
+        header = check_columns(plain[0], version.input_schema)
+        try:
+            return _write(job, attempt, header, predictor, _plain_chunks(plain[1], header, job))
+        except NotPlain as exc:
+            logger.info("batch job %s needs the row-by-row path: %s", job.pk, exc)
+    with csv_reader(io.BytesIO(data)) as reader:
+        header = check_columns(next(reader), version.input_schema)
+        return _write(job, attempt, header, predictor, _row_chunks(reader, header, job))
+
+
+def _plain_chunks(lines, header, job):
+    predictor = serving.load_predictor(job.version)
+    for start in range(0, len(lines), CHUNK_ROWS):
+        chunk = lines[start : start + CHUNK_ROWS]
+        text, result = score_plain(
+            chunk, header=header, version=job.version, predictor=predictor, first_row=start + 1
+        )
+        yield text, result, len(chunk)
+
+
+def _row_chunks(reader, header, job):
+    predictor = serving.load_predictor(job.version)
+    done = 0
+    for chunk in _chunks(data_rows(reader), CHUNK_ROWS):
+        result = score_chunk(
+            chunk, header=header, version=job.version, predictor=predictor, first_row=done + 1
+        )
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(
+            row + tail for row, tail in zip(chunk, result.tails, strict=True)
+        )
+        done += len(chunk)
+        yield text.getvalue(), result, len(chunk)
+
+
+def _write(job, attempt, header, predictor, chunks):
+    """Write the result file chunk by chunk, recording progress; the totals for _succeed."""
     done = failed = 0
     errors = []
-    with (
-        default_storage.open(job.input_file.name, "rb") as source,
-        csv_reader(source) as reader,
-        tempfile.TemporaryFile() as out,
-    ):
-        header = check_columns(next(reader), version.input_schema)
+    with tempfile.TemporaryFile() as out:
         text = io.TextIOWrapper(out, encoding="utf-8", newline="")
         csv.writer(text, lineterminator="\n").writerow(result_header(header, predictor))
-        for chunk in _chunks(data_rows(reader), CHUNK_ROWS):
-            result = score_chunk(
-                chunk, header=header, version=version, predictor=predictor, first_row=done + 1
-            )
-            result.frame.to_csv(text, header=False, index=False, lineterminator="\n")
-            done += len(chunk)
+        for lines, result, rows in chunks:
+            text.write(lines)
+            done += rows
             failed += result.failed
             errors.extend(result.errors[: MAX_STORED_ERRORS - len(errors)])
             _record(job, attempt, rows_done=done, rows_failed=failed, errors=errors)

@@ -89,6 +89,24 @@ def test_every_kind_of_bad_row_is_reported_across_chunks(make_job, user, monkeyp
     assert _rows_counted("invalid") - invalid == 8
 
 
+def test_a_plain_file_never_takes_the_row_by_row_path(make_job, monkeypatch):
+    monkeypatch.setattr(run, "CHUNK_ROWS", 4)
+
+    def row_by_row(*args, **kwargs):
+        raise AssertionError("a plain file went row by row")
+
+    monkeypatch.setattr(run, "score_chunk", row_by_row)
+    out_of_range = "5.1,3.5,1.4,99\n"
+    job = make_job(GOOD * 5 + out_of_range + GOOD * 4, rows=10)
+    assert batch_job_run(job.pk) == BatchJobStatus.SUCCEEDED
+    job.refresh_from_db()
+    assert (job.rows_done, job.rows_failed) == (10, 1)
+    assert job.errors == [{"row": 6, "field": "petal_width_(cm)", "message": "Must be at most 3.7"}]
+    lines = _result_lines(job)
+    assert [line["error"] for line in lines].count("") == 9
+    assert lines[0]["sepal_length_(cm)"] == "5.1"  # the input line as given
+
+
 def test_a_redelivered_job_starts_again_from_scratch(make_job, user):
     job = make_job(GOOD + "x,1,1,1\n" + GOOD, rows=3)
     # What a worker killed mid-job leaves: running, partial counts, a stale stored result.
