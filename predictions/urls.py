@@ -7,6 +7,7 @@ app_name = "predictions"
 urlpatterns = [
     path("history/", views.history_page, name="history"),
     path("history/export.csv", views.history_export, name="history_export"),
+    path("history/<str:request_id>/", views.history_detail, name="history_detail"),
     path("jobs/", batch_views.job_list, name="job_list"),
     path("jobs/new/", batch_views.job_create, name="job_create"),
     path("jobs/<uuid:pk>/", batch_views.job_detail, name="job_detail"),

@@ -4,7 +4,10 @@ import csv
 import json
 
 from django.contrib.auth.decorators import login_required
+from django.db.models.fields.json import KT
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from accounts.models import Role
@@ -31,19 +34,30 @@ EXPORT_COLUMNS = (
 )
 
 
-def _filtered(request):
+def _filtered(request, queryset):
     can_see_all = request.user.has_perm("accounts.view_all_history")
     form = HistoryFilterForm(request.GET or None, can_see_all=can_see_all)
-    queryset = Prediction.objects.for_user(request.user).select_related("user", "feedback")
+    queryset = queryset.for_user(request.user)
     if form.is_bound and form.is_valid():
         queryset = history.filter_history(queryset, **form.filters())
     return form, queryset
 
 
+def _show_inputs(user):
+    # Viewers see that predictions happened, never what was sent.
+    return role_of(user) != Role.VIEWER
+
+
 @login_required
 @require_GET
 def history_page(request):
-    form, queryset = _filtered(request)
+    # A row's inputs and outputs (up to a thousand rows each) load when it is opened.
+    rows = (
+        Prediction.objects.select_related("user")
+        .defer("inputs", "outputs", "probabilities", "error")
+        .annotate(first_output=KT("outputs__0"))
+    )
+    form, queryset = _filtered(request, rows)
     cursor = request.GET.get("cursor") or None
     try:
         items, next_cursor = history.page(queryset, cursor=cursor)
@@ -61,11 +75,28 @@ def history_page(request):
         "items": items,
         "next_query": next_query,
         "export_query": export_query.urlencode(),
-        # Viewers see that predictions happened, never what was sent.
-        "show_inputs": role_of(request.user) != Role.VIEWER,
+        "show_user": request.user.has_perm("accounts.view_all_history"),
+        # Rows link to their details by this prefix: one reverse() per page, not per row.
+        "detail_url": reverse("predictions:history_detail", args=["-"])[:-2],
     }
     partial = "history-rows" if cursor else "history-table"
     return render_page(request, "predictions/history.html", context, partial=partial)
+
+
+@login_required
+@require_GET
+def history_detail(request, request_id):
+    """One logged prediction's inputs, outputs and feedback (a history row, opened)."""
+    prediction = get_object_or_404(
+        Prediction.objects.for_user(request.user).select_related("feedback"),
+        request_id=request_id,
+    )
+    context = {
+        "p": prediction,
+        "show_inputs": _show_inputs(request.user),
+        "inputs": json.dumps(prediction.inputs, indent=1),
+    }
+    return render(request, "predictions/_history_detail.html", context)
 
 
 class _Echo:
@@ -77,8 +108,8 @@ class _Echo:
 @require_GET
 def history_export(request):
     """Stream the filtered history as CSV, in keyset chunks (constant memory)."""
-    _, queryset = _filtered(request)
-    show_inputs = role_of(request.user) != Role.VIEWER
+    _, queryset = _filtered(request, Prediction.objects.select_related("user", "feedback"))
+    show_inputs = _show_inputs(request.user)
     writer = csv.writer(_Echo())
 
     def rows():

@@ -26,14 +26,27 @@ def _log(user, request_id, *, model="iris-model", minutes_ago=0):
     )
 
 
-def test_user_sees_own_rows_with_inputs(client, user, admin_user):
+def test_user_sees_own_rows_and_opens_one_to_its_inputs(client, user, admin_user):
     _log(user, "mine")
     _log(admin_user, "theirs")
     client.force_login(user)
     page = client.get("/history/").content.decode()
     assert "mine" in page
     assert "theirs" not in page
-    assert SECRET_INPUT in page
+    assert SECRET_INPUT not in page  # inputs load when a row is opened
+    assert 'hx-get="/history/mine/"' in page
+    detail = client.get("/history/mine/", HTTP_HX_REQUEST="true").content.decode()
+    assert SECRET_INPUT in detail
+    assert "setosa" in detail
+    assert "<html" not in detail
+
+
+def test_nobody_opens_someone_elses_row(client, user, admin_user):
+    _log(admin_user, "theirs")
+    client.force_login(user)
+    assert client.get("/history/theirs/").status_code == HTTPStatus.NOT_FOUND
+    client.force_login(admin_user)
+    assert client.get("/history/theirs/").status_code == HTTPStatus.OK
 
 
 def test_admin_sees_everyone_and_filters_by_user(client, user, admin_user):
@@ -51,7 +64,9 @@ def test_viewers_never_see_raw_inputs(client, viewer):
     client.force_login(viewer)
     page = client.get("/history/").content.decode()
     assert "viewer-row" in page
-    assert SECRET_INPUT not in page
+    detail = client.get("/history/viewer-row/").content.decode()
+    assert "setosa" in detail
+    assert SECRET_INPUT not in page + detail
     export = b"".join(client.get("/history/export.csv").streaming_content).decode()
     assert "viewer-row" in export
     assert SECRET_INPUT not in export
@@ -62,10 +77,10 @@ def test_load_more_pages_with_a_cursor(client, user):
         _log(user, f"r{i:02d}", minutes_ago=i)
     client.force_login(user)
     first = client.get("/history/").content.decode()
-    assert first.count("<details>") == 50
+    assert first.count('data-testid="history-row"') == 50
     next_url = first.split('hx-get="')[-1].split('"')[0].replace("&amp;", "&")
     more = client.get(next_url, HTTP_HX_REQUEST="true").content.decode()
-    assert more.count("<details>") == 5
+    assert more.count('data-testid="history-row"') == 5
     assert "r54" in more
     assert "<html" not in more
 
