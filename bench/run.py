@@ -248,7 +248,7 @@ def history_runs(env, token, seconds):
     session = harness.manage(
         "shell",
         "-c",
-        "from django.contrib.sessions.backends.db import SessionStore;"
+        "from django.contrib.sessions.backends.cached_db import SessionStore;"
         "from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY,"
         " HASH_SESSION_KEY;"
         f"u = get_user_model().objects.get(username='{BENCH_USER}');"

@@ -10,11 +10,12 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import URLResolver, get_resolver
+from django.utils import timezone
 
 from accounts.models import TokenScope
 from accounts.tests.factories import make_token
 from models_registry.models import Experiment, MLModel, TrainingJob
-from predictions.models import BatchJob, BatchJobStatus
+from predictions.models import BatchJob, BatchJobStatus, Prediction
 
 OK, FOUND = HTTPStatus.OK, HTTPStatus.FOUND
 FORBIDDEN, NOT_FOUND = HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND
@@ -56,6 +57,12 @@ MATRIX = {
     "models/": ("GET", "/models/", PAGE),
     "history/": ("GET", "/history/", PAGE),
     "history/export.csv": ("GET", "/history/export.csv", PAGE),
+    # The target is the user's prediction: the owner and admins see it, a viewer gets 404.
+    "history/<str:request_id>/": (
+        "GET",
+        "/history/{user_prediction}/",
+        row(FOUND, NOT_FOUND, OK, OK),
+    ),
     # Batch jobs: the target is the admin's job, so only the admin (owner) finds it.
     "jobs/": ("GET", "/jobs/", PAGE),
     # Users may start jobs; without a file the form answers with its errors (200).
@@ -323,6 +330,17 @@ def world(role_users):
         "secret_experiment": secret_experiment.pk,
     }
     ids.update(_batch_jobs(role_users))
+    ids["user_prediction"] = Prediction.objects.create(
+        request_id="user-prediction",
+        user=role_users["user"],
+        model_name="open",
+        version_number=1,
+        inputs=[{"x": 1}],
+        outputs=["a"],
+        rows=1,
+        latency_ms=1.0,
+        created_at=timezone.now(),
+    ).request_id
     return {"users": role_users, "tokens": tokens, "ids": ids}
 
 
