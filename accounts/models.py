@@ -214,6 +214,7 @@ class AuditAction(models.TextChoices):
     CANARY_ADVANCED = "canary_advanced", "Canary advanced"
     CANARY_ROLLED_BACK = "canary_rolled_back", "Canary rolled back"
     DRIFT_ALERT = "drift_alert", "Drift alert"
+    PERFORMANCE_ALERT = "performance_alert", "Live performance alert"
 
 
 class AppendOnlyError(Exception):

@@ -1,10 +1,10 @@
 from django.contrib import admin
 
-from monitoring.models import DriftReport, DriftSettings, FeatureDrift
+from monitoring.models import DriftReport, FeatureDrift, MonitoringSettings
 
 
-@admin.register(DriftSettings)
-class DriftSettingsAdmin(admin.ModelAdmin):
+@admin.register(MonitoringSettings)
+class MonitoringSettingsAdmin(admin.ModelAdmin):
     list_display = ("model", "psi_warn", "psi_alert", "p_value", "distance")
     autocomplete_fields = ("model",)
 

@@ -4,7 +4,6 @@ import logging
 import os
 
 import prometheus_client
-import redis
 from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
@@ -36,26 +35,15 @@ class QueueDepthCollector:
     """portal_celery_queue_depth: messages waiting per Celery queue, and buffered log records."""
 
     def collect(self):
-        from predictions import logbook
+        from monitoring import system
 
         family = GaugeMetricFamily(
             "portal_celery_queue_depth",
             "Messages waiting in a Celery queue (and records in the prediction log buffer)",
             labels=["queue"],
         )
-        broker = settings.CELERY_BROKER_URL
-        if broker.startswith(("redis://", "rediss://")):
-            try:
-                client = redis.Redis.from_url(broker, socket_timeout=1, socket_connect_timeout=1)
-                # kombu's Redis transport keeps each queue as a list named after it.
-                family.add_metric(
-                    [settings.CELERY_TASK_DEFAULT_QUEUE],
-                    client.llen(settings.CELERY_TASK_DEFAULT_QUEUE),
-                )
-                if settings.PREDICTION_LOG_BUFFER_URL:
-                    family.add_metric([LOG_BUFFER_QUEUE], logbook.backlog())
-            except redis.RedisError:
-                logger.warning("metrics: broker unreachable, queue depth not reported")
+        for queue, depth in system.queue_depths().items():
+            family.add_metric([LOG_BUFFER_QUEUE if queue == system.LOG_BUFFER else queue], depth)
         yield family
 
 

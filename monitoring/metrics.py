@@ -75,3 +75,9 @@ drift_alert = Gauge(
     ["model", "version"],
     multiprocess_mode="mostrecent",
 )
+performance_alert = Gauge(
+    "portal_live_performance_alert",
+    "1 while a production version's live primary metric is below training by the margin",
+    ["model", "version"],
+    multiprocess_mode="mostrecent",
+)

@@ -7,6 +7,8 @@ DEFAULT_PSI_WARN = 0.1
 DEFAULT_PSI_ALERT = 0.2
 DEFAULT_P_VALUE = 0.05
 DEFAULT_DISTANCE = 0.1
+DEFAULT_PERFORMANCE_MARGIN = 0.05
+DEFAULT_PERFORMANCE_MIN_LABELS = 50
 
 
 class DriftStatus(models.TextChoices):
@@ -33,11 +35,11 @@ class DriftMethod(models.TextChoices):
     JENSEN_SHANNON = "jensen_shannon", "Jensen-Shannon distance"
 
 
-class DriftSettings(models.Model):
-    """Per-model thresholds; a model without a row uses the defaults."""
+class MonitoringSettings(models.Model):
+    """A model's alert thresholds (drift and live performance); without a row, the defaults."""
 
     model = models.OneToOneField(
-        "models_registry.MLModel", on_delete=models.CASCADE, related_name="drift_settings"
+        "models_registry.MLModel", on_delete=models.CASCADE, related_name="monitoring_settings"
     )
     psi_warn = models.FloatField(default=DEFAULT_PSI_WARN)
     psi_alert = models.FloatField(default=DEFAULT_PSI_ALERT)
@@ -48,10 +50,18 @@ class DriftSettings(models.Model):
         default=DEFAULT_DISTANCE,
         help_text="Wasserstein and Jensen-Shannon: drift at or above this distance.",
     )
+    performance_margin = models.FloatField(
+        default=DEFAULT_PERFORMANCE_MARGIN,
+        help_text="Alert when the live primary metric is worse than in training by more than this.",
+    )
+    performance_min_labels = models.PositiveIntegerField(
+        default=DEFAULT_PERFORMANCE_MIN_LABELS,
+        help_text="Labelled rows needed before live performance can raise an alert.",
+    )
 
     class Meta:
-        verbose_name = "drift settings"
-        verbose_name_plural = "drift settings"
+        verbose_name = "monitoring settings"
+        verbose_name_plural = "monitoring settings"
         constraints = [
             models.CheckConstraint(
                 condition=Q(psi_warn__gt=0) & Q(psi_alert__gte=models.F("psi_warn")),
@@ -60,7 +70,7 @@ class DriftSettings(models.Model):
         ]
 
     def __str__(self):
-        return f"drift settings of {self.model}"
+        return f"monitoring settings of {self.model}"
 
     @classmethod
     def for_model(cls, model):
@@ -122,6 +132,8 @@ class FeatureDrift(models.Model):
     psi = models.FloatField(null=True, blank=True)
     # Values of this feature in the window (missing ones not counted).
     values = models.PositiveBigIntegerField(default=0)
+    # {"labels", "reference": proportions, "current": counts} per bucket, for the drift page.
+    histogram = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=20, choices=DriftStatus.choices)
     created_at = models.DateTimeField()
 
@@ -133,3 +145,102 @@ class FeatureDrift(models.Model):
 
     def __str__(self):
         return f"{self.feature}: {self.status}"
+
+
+# ---------------------------------------------------------------- traffic rollups
+# Latency buckets in milliseconds, as Prometheus' `le` bounds: bucket i holds latencies in
+# (bound i-1, bound i], the last one everything slower than the last bound.
+LATENCY_BOUNDS_MS = (0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+LATENCY_FIELDS = tuple(f"latency_b{i}" for i in range(len(LATENCY_BOUNDS_MS) + 1))
+
+
+class TrafficMinute(models.Model):
+    """One minute of one version's (and arm's) logged predictions: what monitoring charts.
+
+    The prediction log's writer adds every inserted batch here in the same statement, so these
+    rows count exactly what the log holds, and pages never scan the log itself.
+    """
+
+    minute = models.DateTimeField()
+    model_name = models.CharField(max_length=100)
+    version_number = models.PositiveIntegerField()
+    arm = models.CharField(max_length=50, blank=True)
+    requests = models.PositiveBigIntegerField(default=0)
+    errors = models.PositiveBigIntegerField(default=0)
+    rows = models.PositiveBigIntegerField(default=0)
+    latency_ms_sum = models.FloatField(default=0)
+    for _name in LATENCY_FIELDS:  # fifteen counters, one per latency bucket
+        locals()[_name] = models.PositiveBigIntegerField(default=0)
+    del _name
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["minute", "model_name", "version_number", "arm"],
+                name="trafficminute_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["model_name", "minute"], name="trafficminute_model_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.model_name} v{self.version_number} {self.arm or '-'} {self.minute:%H:%M}"
+
+    def latency_counts(self):
+        return [getattr(self, name) for name in LATENCY_FIELDS]
+
+
+# ---------------------------------------------------------------- live performance
+SCORE_BINS = 50  # binary classifiers: P(second class) counted in this many equal-width bins
+
+
+class PerformanceDay(models.Model):
+    """How one version (and arm) did on the predictions of one day, by the feedback so far.
+
+    Recomputed from Feedback whenever feedback on that day's predictions changes
+    (monitoring.performance); live metrics over any window merge these rows.
+    """
+
+    day = models.DateField()
+    model_name = models.CharField(max_length=100)
+    version_number = models.PositiveIntegerField()
+    arm = models.CharField(max_length=50, blank=True)
+    labelled = models.PositiveBigIntegerField(default=0)
+    # Classification: {true label: {predicted label: rows}}.
+    confusion = models.JSONField(default=dict, blank=True)
+    # Binary classification: {"positive": [...], "negative": [...]} P(second class) histograms.
+    scores = models.JSONField(default=dict, blank=True)
+    # Regression.
+    squared_error = models.FloatField(default=0)
+    absolute_error = models.FloatField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "model_name", "version_number", "arm"],
+                name="performanceday_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["model_name", "day"], name="performanceday_model_idx")]
+
+    def __str__(self):
+        return f"{self.model_name} v{self.version_number} {self.arm or '-'} {self.day}"
+
+
+class PerformanceCheck(models.Model):
+    """The latest comparison of a version's live primary metric with its training value."""
+
+    version = models.OneToOneField(
+        "models_registry.ModelVersion", on_delete=models.CASCADE, related_name="performance_check"
+    )
+    metric = models.CharField(max_length=30)
+    live = models.FloatField(null=True, blank=True)
+    training = models.FloatField(null=True, blank=True)
+    labelled = models.PositiveBigIntegerField(default=0)
+    alerting = models.BooleanField(default=False)
+    checked_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.version}: {self.metric} live {self.live} vs {self.training}"

@@ -49,3 +49,67 @@ def drift_check_version_task(version_id):
         logger.warning("drift check skipped: %s", exc)
         return None
     return report.pk
+
+
+# ---------------------------------------------------------------- live performance
+PERFORMANCE_TIME_LIMIT_SECONDS = 120
+PERFORMANCE_SWEEP_OVERLAP = 2  # sweeps look back this many intervals: a late one misses nothing
+
+
+@shared_task(
+    name="monitoring.tasks.performance_refresh_task",
+    time_limit=PERFORMANCE_TIME_LIMIT_SECONDS,
+    soft_time_limit=PERFORMANCE_TIME_LIMIT_SECONDS - 10,
+    ignore_result=True,
+)
+def performance_refresh_task(model_name, day):
+    """Recount a model's live performance for one day of predictions, then check its alert."""
+    from datetime import date
+
+    from models_registry.models import ModelVersion
+    from monitoring.performance import performance_check, performance_refresh
+
+    performance_refresh(model_name=model_name, day=date.fromisoformat(day))
+    for version in ModelVersion.objects.production().filter(model__name=model_name):
+        performance_check(version)
+
+
+@shared_task(
+    name="monitoring.tasks.performance_sweep_task",
+    time_limit=PERFORMANCE_TIME_LIMIT_SECONDS,
+    soft_time_limit=PERFORMANCE_TIME_LIMIT_SECONDS - 10,
+    expires=PERFORMANCE_TIME_LIMIT_SECONDS,
+)
+def performance_sweep_task():
+    """Beat's catch-up: refresh every (model, day) whose feedback changed lately."""
+    from datetime import timedelta
+
+    from django.db.models.functions import TruncDate
+
+    from predictions.models import Feedback
+
+    since = timezone.now() - timedelta(
+        seconds=settings.PERFORMANCE_SWEEP_SECONDS * PERFORMANCE_SWEEP_OVERLAP
+    )
+    touched = (
+        Feedback.objects.filter(updated_at__gte=since)
+        .exclude(predicted_at=None)
+        .annotate(day=TruncDate("predicted_at"))
+        .values_list("model_name", "day")
+        .distinct()
+    )
+    keys = sorted({(name, day.isoformat()) for name, day in touched})
+    for name, day in keys:
+        performance_refresh_task.delay(name, day)
+    return keys
+
+
+@shared_task(name="monitoring.tasks.purge_rollups_task", time_limit=300, soft_time_limit=270)
+def purge_rollups_task():
+    """Delete traffic rollups past ROLLUP_RETENTION_DAYS."""
+    from datetime import timedelta
+
+    from monitoring.models import TrafficMinute
+
+    cutoff = timezone.now() - timedelta(days=settings.ROLLUP_RETENTION_DAYS)
+    return TrafficMinute.objects.filter(minute__lt=cutoff).delete()[0]

@@ -77,3 +77,17 @@ def _serve_metrics(**_):
         from monitoring.exposition import serve_worker_metrics
 
         serve_worker_metrics(int(port))
+
+
+@signals.worker_ready.connect
+def _worker_heartbeat(sender=None, **_):
+    from monitoring.system import heartbeat_start
+
+    heartbeat_start("worker")
+
+
+@signals.beat_init.connect
+def _beat_heartbeat(**_):
+    from monitoring.system import heartbeat_start
+
+    heartbeat_start("beat")

@@ -10,6 +10,7 @@ NAVIGATION = [
     ("Models", "registry:model_list", None),
     ("Experiments", "registry:experiment_list", None),
     ("History", "predictions:history", None),
+    ("Monitoring", "monitoring:overview", None),
     ("Jobs", "predictions:job_list", "accounts.predict"),
     ("API tokens", "accounts:tokens", None),
     ("Users", "accounts:users", "accounts.manage_users"),

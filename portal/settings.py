@@ -313,7 +313,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env_int("DRIFT_CHECK_SECONDS", 3600)),
         "options": {"expires": env_int("DRIFT_CHECK_SECONDS", 3600)},
     },
+    # Feedback asks for its own refresh; this catches any that was lost on the way.
+    "performance-sweep": {
+        "task": "monitoring.tasks.performance_sweep_task",
+        "schedule": float(env_int("PERFORMANCE_SWEEP_SECONDS", 600)),
+    },
+    # Per-minute traffic rollups older than this are deleted.
+    "purge-traffic-rollups": {
+        "task": "monitoring.tasks.purge_rollups_task",
+        "schedule": 6 * 3600,
+    },
 }
+PERFORMANCE_SWEEP_SECONDS = env_int("PERFORMANCE_SWEEP_SECONDS", 600)
+ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION_DAYS", 90)
 
 # ---------------------------------------------------------------- prediction log
 # Log records wait in a Redis list (the broker's Redis unless set) for batched inserts.

@@ -9,7 +9,7 @@ from pydantic import field_validator
 
 from accounts.auth import predict_auth
 from predictions import history, services
-from predictions.models import Feedback, Prediction, PredictionStatus
+from predictions.models import Prediction, PredictionStatus
 from predictions.schemas import (
     FeedbackIn,
     FeedbackOut,
@@ -132,7 +132,5 @@ def create_feedback(request, request_id: str, payload: FeedbackIn):
             HTTPStatus.UNPROCESSABLE_ENTITY,
             f"Give one label per row: this prediction has {prediction.rows} row(s).",
         )
-    Feedback.objects.update_or_create(
-        prediction=prediction, defaults={"labels": payload.labels, "given_by": request.auth}
-    )
+    services.feedback_record(prediction=prediction, labels=payload.labels, given_by=request.auth)
     return Status(HTTPStatus.CREATED, {"request_id": request_id, "labels": payload.labels})

@@ -21,6 +21,7 @@ from django.db import DataError, connection, transaction
 from django.utils.dateparse import parse_datetime
 from kombu.exceptions import OperationalError
 
+from monitoring.rollups import rollup_sql, rollups_add
 from predictions.models import Prediction, PredictionStatus
 
 logger = logging.getLogger(__name__)
@@ -83,8 +84,10 @@ _REFERENCES = {
 }
 # The batch as one JSON document, parsed by PostgreSQL: no Python objects per record. A user,
 # model or version deleted since the request is nulled by the joins (the foreign keys are
-# SET NULL on delete) instead of failing the batch, again on every retry.
+# SET NULL on delete) instead of failing the batch, again on every retry. The rows really
+# inserted are added to the per-minute rollups in the same statement (monitoring.rollups).
 _INSERT_JSON_SQL = f"""
+WITH inserted AS (
 INSERT INTO {_PREDICTIONS} (request_id, user_id, model_id, version_id, model_name,
     version_number, arm, inputs, outputs, probabilities, "rows", latency_ms, created_at,
     status, error)
@@ -99,6 +102,9 @@ LEFT JOIN {_REFERENCES["user_id"]} u ON u.id = r.user_id
 LEFT JOIN {_REFERENCES["model_id"]} m ON m.id = r.model_id
 LEFT JOIN {_REFERENCES["version_id"]} v ON v.id = r.version_id
 ON CONFLICT (request_id) DO NOTHING
+RETURNING created_at, model_name, version_number, arm, status, "rows", latency_ms
+), rolled AS ({rollup_sql("inserted")})
+SELECT count(*) FROM inserted
 """  # noqa: S608 - the table names are ours
 
 
@@ -106,7 +112,7 @@ def write_json(document):
     """Insert a JSON array of log records in one statement (PostgreSQL); return rows inserted."""
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_JSON_SQL, [document])
-        return cursor.rowcount
+        return cursor.fetchone()[0]
 
 
 def _write_orm(records):
@@ -121,12 +127,16 @@ def _write_orm(records):
             values["created_at"] = parse_datetime(values["created_at"])
         objects.append(Prediction(**values))
     _forget_deleted_references(objects)
-    ids = {o.request_id for o in objects}
     existing = set(
-        Prediction.objects.filter(request_id__in=ids).values_list("request_id", flat=True)
+        Prediction.objects.filter(request_id__in={o.request_id for o in objects}).values_list(
+            "request_id", flat=True
+        )
     )
-    Prediction.objects.bulk_create(objects, ignore_conflicts=True)
-    return len(ids - existing)
+    fresh = {o.request_id: o for o in objects if o.request_id not in existing}
+    with transaction.atomic():
+        Prediction.objects.bulk_create(objects, ignore_conflicts=True)
+        rollups_add(fresh.values())
+    return len(fresh)
 
 
 def _forget_deleted_references(objects):

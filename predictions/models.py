@@ -70,10 +70,25 @@ class Feedback(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Copied from the prediction, so live performance per model and day reads feedback alone.
+    model_name = models.CharField(max_length=100, blank=True)
+    version_number = models.PositiveIntegerField(null=True, blank=True)
+    arm = models.CharField(max_length=50, blank=True)
+    predicted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["model_name", "predicted_at"], name="feedback_model_day_idx"),
+        ]
 
     def __str__(self):
         return f"feedback on {self.prediction.request_id}"
+
+    def copy_from_prediction(self):
+        p = self.prediction
+        self.model_name, self.version_number = p.model_name, p.version_number
+        self.arm, self.predicted_at = p.arm, p.created_at
 
 
 class BatchJobStatus(models.TextChoices):

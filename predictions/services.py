@@ -4,6 +4,7 @@ import hashlib
 import logging
 import time
 
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import QuotaKind, User
@@ -15,7 +16,7 @@ from models_registry.models import MLModel, ModelVersion
 from monitoring import metrics
 from portal import memo
 from predictions.logbook import log_prediction
-from predictions.models import PredictionStatus
+from predictions.models import Feedback, PredictionStatus
 from predictions.validation import validate_rows
 
 logger = logging.getLogger(__name__)
@@ -203,3 +204,27 @@ def prediction_shadow(*, version_id, rows, request_id, user_id, arm):
             record = _record(**context, outputs=predictions, probabilities=probabilities)
     log_prediction(record)
     return record["request_id"]
+
+
+# ---------------------------------------------------------------- feedback
+@transaction.atomic
+def feedback_record(*, prediction, labels, given_by):
+    """Store the true labels of a logged prediction (the latest word wins), recount its day."""
+    feedback = Feedback.objects.filter(prediction=prediction).first() or Feedback(
+        prediction=prediction
+    )
+    feedback.labels, feedback.given_by = labels, given_by
+    feedback.copy_from_prediction()
+    feedback.save()
+    day = prediction.created_at.date().isoformat()
+    transaction.on_commit(lambda: _performance_refresh(prediction.model_name, day))
+    return feedback
+
+
+def _performance_refresh(model_name, day):
+    from monitoring.tasks import performance_refresh_task
+
+    try:
+        performance_refresh_task.delay(model_name, day)
+    except Exception:  # noqa: BLE001 - beat's sweep recounts it within PERFORMANCE_SWEEP_SECONDS
+        logger.warning("live performance refresh not queued for %s %s", model_name, day)

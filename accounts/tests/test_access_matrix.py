@@ -76,6 +76,14 @@ MATRIX = {
     "models/train/": ("GET", "/models/train/", ADMIN_PAGE),
     "models/jobs/<int:pk>/": ("GET", "/models/jobs/{job_id}/", ADMIN_PAGE),
     "models/<slug:name>/": ("GET", "/models/{model}/", PAGE),
+    "monitoring/": ("GET", "/monitoring/", PAGE),
+    "monitoring/system/": ("GET", "/monitoring/system/", PAGE),
+    "monitoring/models/<slug:name>/drift/": ("GET", "/monitoring/models/{model}/drift/", PAGE),
+    "monitoring/models/<slug:name>/performance/": (
+        "GET",
+        "/monitoring/models/{model}/performance/",
+        PAGE,
+    ),
     # The model has no version 1, so even the admin gets 404 after the permission check.
     "models/<slug:name>/versions/<int:version>/promote/": (
         "POST",
@@ -246,6 +254,8 @@ EXTRA_PATHS = {
     ),
     # A restricted model is invisible (404) to every role without a grant.
     "/models/{secret_model}/": row(FOUND, NOT_FOUND, NOT_FOUND, OK),
+    "/monitoring/models/{secret_model}/drift/": row(FOUND, NOT_FOUND, NOT_FOUND, OK),
+    "/monitoring/models/{secret_model}/performance/": row(FOUND, NOT_FOUND, NOT_FOUND, OK),
     "/api/v1/models/{secret_model}": row(UNAUTHORIZED, NOT_FOUND, NOT_FOUND, OK),
     "/api/v1/models/{model}": API_READ,
     # Experiments of a restricted model are as invisible as the model ...

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from monitoring.drift import methods, window
 from monitoring.drift.columns import reference_columns
-from monitoring.models import SEVERITY, DriftMethod, DriftSettings, DriftStatus
+from monitoring.models import SEVERITY, DriftMethod, DriftStatus, MonitoringSettings
 
 
 class DriftCheckError(Exception):
@@ -31,6 +31,8 @@ class ColumnResult:
     score: float | None = None
     p_value: float | None = None
     psi: float | None = None
+    # {"labels", "reference" (proportions), "current" (counts)}, for the drift page's chart.
+    histogram: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -79,6 +81,11 @@ def _column_result(column, missing_and_counts, sample, thresholds, min_rows):
         feature=column.name, method=column.method, status=DriftStatus.NOT_ENOUGH_DATA
     )
     result.values = values
+    result.histogram = {
+        "labels": column.bucket_labels,
+        "reference": [round(p, 6) for p in column.reference_props],
+        "current": [int(c) for c in counts],
+    }
     if values < min_rows or (column.numeric and len(sample) < min_rows):
         return result
     result.score, result.p_value, drifted = _test(column, counts, sample, thresholds)
@@ -93,7 +100,7 @@ def drift_compute(*, version, start, end, thresholds=None):
     columns = reference_columns(version)
     if not columns:
         raise DriftCheckError(f"{version} has no reference statistics to compare with.")
-    thresholds = thresholds or DriftSettings.for_model(version.model)
+    thresholds = thresholds or MonitoringSettings.for_model(version.model)
     min_rows = settings.DRIFT_MIN_ROWS
     rows = window.window_rows(version, start, end)
     result = DriftResult(

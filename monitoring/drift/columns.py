@@ -2,6 +2,7 @@
 
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from monitoring.drift import methods
 
@@ -28,6 +29,17 @@ class Column:
     @property
     def bucket_count(self):
         return len(self.edges) + 1 if self.numeric else len(self.categories) + 1
+
+    @property
+    def bucket_labels(self):
+        """A short label per bucket, in bucket order (for the drift page's histograms)."""
+        if self.numeric:
+            edges = [f"{e:.4g}" for e in self.edges]
+            if not edges:
+                return ["all"]
+            inner = [f"{low} to {high}" for low, high in pairwise(edges)]
+            return [f"< {edges[0]}", *inner, f"≥ {edges[-1]}"]
+        return [f"{c:g}" if isinstance(c, float) else str(c) for c in self.categories] + ["other"]
 
     @property
     def numeric_values(self):

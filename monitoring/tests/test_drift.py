@@ -10,7 +10,7 @@ from django.utils import timezone
 from models_registry.models import MLModel, ModelVersion, Stage
 from models_registry.training.schema import reference_statistics
 from monitoring.drift.check import DriftCheckError, drift_compute
-from monitoring.models import DriftMethod, DriftSettings, DriftStatus
+from monitoring.models import DriftMethod, DriftStatus, MonitoringSettings
 from monitoring.tests.conftest import log_window, predict, shifted, shop_frame
 
 pytestmark = pytest.mark.django_db
@@ -91,7 +91,7 @@ def test_a_feature_mostly_missing_gives_no_verdict_for_that_feature(shop_version
 def test_thresholds_are_per_model(shop_version):
     frame = shop_frame(seed=11)
     log_window(shop_version, shifted(frame), outputs=predict(shop_version, frame))
-    DriftSettings.objects.create(model=shop_version.model, psi_warn=5, psi_alert=50)
+    MonitoringSettings.objects.create(model=shop_version.model, psi_warn=5, psi_alert=50)
     columns = _by_feature(_check(shop_version))
     # The tests still see the shift, PSI no longer calls it large: a warning, not an alert.
     assert columns["weight"].status == DriftStatus.WARN

@@ -10,6 +10,8 @@ def test_monitoring_migrations_roll_back_and_forward():
     call_command("migrate", "accounts", "0005", verbosity=0)  # drift_alert choice removed
     call_command("migrate", verbosity=0)
     tables = connection.introspection.table_names()
-    assert {"monitoring_driftreport", "monitoring_featuredrift", "monitoring_driftsettings"} <= set(
-        tables
-    )
+    assert {
+        "monitoring_driftreport",
+        "monitoring_featuredrift",
+        "monitoring_monitoringsettings",
+    } <= set(tables)
