@@ -24,8 +24,12 @@ from celery import Celery
 from prometheus_client.parser import text_string_to_metric_families
 from sklearn.datasets import load_breast_cancer
 
-# Run as a script (`python bench/run.py`), so bench/ itself is on sys.path.
+# Run as a script (`python bench/run.py`), so bench/ itself is on sys.path; the project's
+# root goes there too, for the portal's own predictor.
 import harness  # isort: skip
+
+sys.path.insert(0, str(harness.ROOT))
+import pages  # isort: skip
 import report  # isort: skip
 
 PORTAL, BASELINE = 8301, 8302
@@ -43,9 +47,8 @@ SCENARIOS = [  # (model, rows per request)
 CONCURRENCY = (1, 32)
 BATCH_JOB_ROWS = 100_000
 LOG_CAPACITY_RECORDS = 50_000
-HISTORY_ROWS = 1_000_000
 BENCH_USER = "bench"
-PARTS = ["serving", "log", "batch", "history"]
+PARTS = ["serving", "log", "batch", "history", "monitoring"]
 
 
 def setup(env):
@@ -70,19 +73,22 @@ def setup(env):
 
 def _production(name):
     rows = harness.query(
-        "SELECT v.id, v.model_id, v.artifact, v.input_schema FROM models_registry_modelversion v "
+        "SELECT v.id, v.model_id, v.artifact, v.input_schema, v.output_classes "
+        "FROM models_registry_modelversion v "
         "JOIN models_registry_mlmodel m ON m.id = v.model_id "
         "WHERE m.name = %s AND v.stage = 'production'",
         [name],
     )
     if not rows:
         return None
-    version_id, model_id, artifact, schema = rows[0]
+    version_id, model_id, artifact, schema, classes = rows[0]
     return {
         "version_id": version_id,
         "model_id": model_id,
         "artifact": str(harness.VAR / "media" / artifact),
         "features": [f["name"] for f in schema],
+        "schema": schema,
+        "classes": classes,
     }
 
 
@@ -100,22 +106,35 @@ def _bodies(served):
     return files
 
 
+def _median_ms(call, repeats):
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
 def in_process_predict_ms(served, repeats=300):
-    """The model's own predict time for one row: DataFrame and predict (median)."""
+    """One row, medians: the model's own predict (a DataFrame and `predict`, as one would call
+    it), and the portal's compiled predictor doing the same work (models_registry.predictor)."""
+    from models_registry.predictor import predictor_build
+
     data = load_breast_cancer().data
-    timings = {}
+    own, portal = {}, {}
     for name, spec in served.items():
         untrusted = sio.get_untrusted_types(file=spec["artifact"])
         estimator = sio.load(spec["artifact"], trusted=untrusted)
         row = [dict(zip(spec["features"], map(float, data[0]), strict=True))]
-        samples = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            frame = pd.DataFrame(row, columns=spec["features"])
-            estimator.predict(frame)
-            samples.append((time.perf_counter() - started) * 1000)
-        timings[name] = statistics.median(samples)
-    return timings
+        own[name] = _median_ms(
+            lambda e=estimator, r=row, f=spec["features"]: e.predict(pd.DataFrame(r, columns=f)),
+            repeats,
+        )
+        predictor = predictor_build(
+            estimator, schema=spec["schema"], output_classes=spec["classes"]
+        )
+        portal[name] = _median_ms(lambda p=predictor, r=row: p.predict_rows(r), repeats)
+    return own, portal
 
 
 def logged_count(since):
@@ -243,43 +262,6 @@ def batch_job(token, served):
     return {"rows": job["rows_done"], "status": job["status"], "seconds": elapsed}
 
 
-def history_runs(env, token, seconds):
-    harness.manage("seed_predictions", BENCH_USER, "bench-lr", f"--rows={HISTORY_ROWS}", env=env)
-    session = harness.manage(
-        "shell",
-        "-c",
-        "from django.contrib.sessions.backends.cached_db import SessionStore;"
-        "from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY,"
-        " HASH_SESSION_KEY;"
-        f"u = get_user_model().objects.get(username='{BENCH_USER}');"
-        "s = SessionStore(); s[SESSION_KEY] = str(u.pk);"
-        "s[BACKEND_SESSION_KEY] = 'accounts.backends.CachedPermissionsBackend';"
-        "s[HASH_SESSION_KEY] = u.get_session_auth_hash(); s.create(); print(s.session_key)",
-        env=env,
-    ).split()[-1]  # the key is the last line; anything logged before it is not
-    cookie = f"sessionid={session}"
-    base = f"http://127.0.0.1:{PORTAL}"
-    pages = {
-        "history page": ("/history/", cookie, None),
-        "history page, filtered (model, status)": (
-            "/history/?model=bench-lr&status=ok",
-            cookie,
-            None,
-        ),
-        "API /predictions": ("/api/v1/predictions?limit=50", None, token),
-    }
-    results = []
-    for label, (path, page_cookie, page_token) in pages.items():
-        harness.wrk(base + path, connections=4, seconds=2, cookie=page_cookie, token=page_token)
-        load = harness.wrk(
-            base + path, connections=4, seconds=seconds, cookie=page_cookie, token=page_token
-        )
-        print(f"  {label}: {load}")
-        results.append({"page": label, "load": load})
-    rows = harness.query("SELECT count(*) FROM predictions_prediction")[0][0]
-    return {"rows": rows, "pages": results}
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="length of each measured run")
@@ -306,7 +288,7 @@ def main():
         "BASELINE_API_KEYS": baseline_key,
         "BASELINE_DATABASE_URL": harness.database_url(),
     }
-    predict_ms = in_process_predict_ms(served)
+    predict_ms, portal_predict_ms = in_process_predict_ms(served)
     python = sys.executable
     portal_args = [python, "-m", "gunicorn", "portal.wsgi", "-c", "deploy/gunicorn.conf.py"]
     worker_args = [python, "-m", "celery", "-A", "portal", "worker", "--concurrency=1",
@@ -340,14 +322,22 @@ def main():
         if "batch" in parts:
             results["batch_job"] = batch_job(token, served)
             print(f"batch job: {results['batch_job']}")
+        base = f"http://127.0.0.1:{PORTAL}"
         if "history" in parts:
-            results["history"] = history_runs(env, token, seconds)
+            results["history"] = pages.history_runs(
+                env, base=base, user=BENCH_USER, model="bench-lr", token=token, seconds=seconds
+            )
+        if "monitoring" in parts:
+            results["monitoring"] = pages.monitoring_runs(
+                env, base=base, user=BENCH_USER, model="bench-lr", seconds=seconds
+            )
     results["predict_ms"] = predict_ms
+    results["portal_predict_ms"] = portal_predict_ms
     results["machine"] = (
         f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
     )
     if args.only:
-        print(f"model's own predict (ms): {predict_ms}")
+        print(f"model's own predict (ms): {predict_ms}; the portal's: {portal_predict_ms}")
         return
     out = report.write(results)
     print(f"wrote {out}")

@@ -91,3 +91,14 @@ def test_a_rebuild_from_the_log_gives_the_same_rollups():
     assert written == 3
     assert _rollups() == EXPECTED
     assert Prediction.objects.count() == 5
+
+
+def test_rebuild_command(capsys):
+    from django.core.management import call_command
+
+    now = datetime.now(UTC)
+    logbook.write_records([_record("r1", at=now - timedelta(minutes=5))])
+    TrafficMinute.objects.all().delete()
+    call_command("rebuild_rollups", window="1h")
+    assert "Rebuilt 1 minute rollups" in capsys.readouterr().out
+    assert TrafficMinute.objects.get().requests == 1
