@@ -71,6 +71,10 @@ class ModelVersionQuerySet(models.QuerySet):
     def production(self):
         return self.filter(stage=Stage.PRODUCTION)
 
+    def light(self):
+        """Without the large JSON columns (reference statistics, input schema), for listings."""
+        return self.defer("reference_stats", "input_schema")
+
 
 class ModelVersion(models.Model):
     model = models.ForeignKey(MLModel, on_delete=models.CASCADE, related_name="versions")

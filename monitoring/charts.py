@@ -2,8 +2,8 @@
 
 import math
 
-WIDTH, HEIGHT = 640, 180
-LEFT, RIGHT, TOP, BOTTOM = 52, 10, 10, 22
+WIDTH, HEIGHT = 480, 200
+LEFT, RIGHT, TOP, BOTTOM = 64, 12, 10, 22
 SERIES_LETTERS = "abcde"  # css classes line-a.. and swatch-a.., as the bar charts use
 TICKS = 4
 
@@ -76,6 +76,8 @@ def line_chart(series, *, since, until, unit="", time_format="%H:%M"):
         {
             "x": x_of(since + (until - since) * i / TICKS),
             "label": (since + (until - since) * i / TICKS).strftime(time_format),
+            # The outer labels lean inwards, so neither is cut at the chart's edge.
+            "anchor": "start" if i == 0 else "end" if i == TICKS else "middle",
         }
         for i in range(TICKS + 1)
     ]

@@ -154,14 +154,13 @@ LATENCY_BOUNDS_MS = (0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000
 LATENCY_FIELDS = tuple(f"latency_b{i}" for i in range(len(LATENCY_BOUNDS_MS) + 1))
 
 
-class TrafficMinute(models.Model):
-    """One minute of one version's (and arm's) logged predictions: what monitoring charts.
+class TrafficRollup(models.Model):
+    """Counters of one version's (and arm's) logged predictions over one period.
 
-    The prediction log's writer adds every inserted batch here in the same statement, so these
-    rows count exactly what the log holds, and pages never scan the log itself.
+    The prediction log's writer adds every inserted batch to the minute and hour rollups in
+    the same statement, so they count exactly what the log holds, and pages never scan it.
     """
 
-    minute = models.DateTimeField()
     model_name = models.CharField(max_length=100)
     version_number = models.PositiveIntegerField()
     arm = models.CharField(max_length=50, blank=True)
@@ -172,6 +171,18 @@ class TrafficMinute(models.Model):
     for _name in LATENCY_FIELDS:  # fifteen counters, one per latency bucket
         locals()[_name] = models.PositiveBigIntegerField(default=0)
     del _name
+
+    class Meta:
+        abstract = True
+
+    def latency_counts(self):
+        return [getattr(self, name) for name in LATENCY_FIELDS]
+
+
+class TrafficMinute(TrafficRollup):
+    """A minute of traffic: the last hour's and day's charts."""
+
+    minute = models.DateTimeField()
 
     class Meta:
         constraints = [
@@ -187,8 +198,25 @@ class TrafficMinute(models.Model):
     def __str__(self):
         return f"{self.model_name} v{self.version_number} {self.arm or '-'} {self.minute:%H:%M}"
 
-    def latency_counts(self):
-        return [getattr(self, name) for name in LATENCY_FIELDS]
+
+class TrafficHour(TrafficRollup):
+    """An hour of traffic: the week's charts, at a sixtieth of the rows to read."""
+
+    hour = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "model_name", "version_number", "arm"],
+                name="traffichour_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["model_name", "hour"], name="traffichour_model_idx")]
+
+    def __str__(self):
+        return (
+            f"{self.model_name} v{self.version_number} {self.arm or '-'} {self.hour:%Y-%m-%d %H}h"
+        )
 
 
 # ---------------------------------------------------------------- live performance

@@ -66,7 +66,7 @@ def performance_refresh(*, model_name, day):
     start, end = _day_bounds(day)
     model = MLModel.objects.filter(name=model_name).first()
     regression = model is not None and model.task_type == TaskType.REGRESSION
-    versions = {v.version: v for v in ModelVersion.objects.filter(model__name=model_name)}
+    versions = {v.version: v for v in ModelVersion.objects.light().filter(model__name=model_name)}
     tallies = defaultdict(_Tally)
     feedback = (
         Feedback.objects.filter(

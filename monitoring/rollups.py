@@ -1,21 +1,24 @@
-"""Per-minute traffic rollups: kept by the log writer, read by the monitoring pages.
+"""Traffic rollups per minute and per hour: kept by the log writer, read by the monitoring pages.
 
 The writer (predictions.logbook) inserts a batch of log records and adds the rows it really
-inserted to TrafficMinute in one statement (`rollup_sql` below), so a record delivered twice
-is counted once and a rollup can never disagree with the log. `rollups_rebuild` recomputes
-a time range from the log itself, for data loaded by other means (benchmarks, imports).
+inserted to TrafficMinute and TrafficHour in the same statement (`rollup_sql` below), so a
+record delivered twice is counted once and a rollup can never disagree with the log.
+`rollups_rebuild` recomputes a time range from the log itself, for data loaded by other
+means (benchmarks, imports).
 """
 
 from collections import defaultdict
+from datetime import timedelta
 
 from django.db import connection, transaction
 from django.db.models import F
 
-from monitoring.models import LATENCY_BOUNDS_MS, LATENCY_FIELDS, TrafficMinute
+from monitoring.models import LATENCY_BOUNDS_MS, LATENCY_FIELDS, TrafficHour, TrafficMinute
 from predictions.models import Prediction, PredictionStatus
 
-_TABLE = TrafficMinute._meta.db_table
-_KEY = ("minute", "model_name", "version_number", "arm")
+# (model, its time field, which is also the date_trunc unit)
+ROLLUPS = ((TrafficMinute, "minute"), (TrafficHour, "hour"))
+_NAMES = ("model_name", "version_number", "arm")
 _COUNTERS = ("requests", "errors", "rows", "latency_ms_sum", *LATENCY_FIELDS)
 
 
@@ -31,14 +34,14 @@ def _bucket_filters(column):
     return filters
 
 
-def rollup_sql(source):
-    """An INSERT adding the rows of `source` (a CTE or table of log rows) to the rollups.
+def rollup_sql(source, model, unit):
+    """An INSERT adding the rows of `source` (a CTE or table of log rows) to one rollup.
 
     Rows are grouped and upserted in key order, so concurrent writers lock rollup rows in the
     same order and never deadlock.
     """
     values = [
-        "date_trunc('minute', s.created_at)",
+        f"date_trunc('{unit}', s.created_at)",
         "s.model_name",
         "s.version_number",
         "coalesce(s.arm, '')",
@@ -48,12 +51,20 @@ def rollup_sql(source):
         "coalesce(sum(s.latency_ms), 0)",
         *_bucket_filters("s.latency_ms"),
     ]
+    key = (unit, *_NAMES)
     updates = ", ".join(f'"{c}" = t."{c}" + EXCLUDED."{c}"' for c in _COUNTERS)
-    columns = ", ".join(f'"{c}"' for c in (*_KEY, *_COUNTERS))
+    columns = ", ".join(f'"{c}"' for c in (*key, *_COUNTERS))
     return (
-        f"INSERT INTO {_TABLE} AS t ({columns}) "  # noqa: S608 - our names only
+        f"INSERT INTO {model._meta.db_table} AS t ({columns}) "  # noqa: S608 - our names only
         f"SELECT {', '.join(values)} FROM {source} s GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 "
-        f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET {updates}"
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    )
+
+
+def rollup_ctes(source):
+    """`name AS (INSERT ...)` clauses adding `source` to every rollup, for a WITH statement."""
+    return ", ".join(
+        f"rolled_{unit} AS ({rollup_sql(source, model, unit)})" for model, unit in ROLLUPS
     )
 
 
@@ -66,35 +77,46 @@ def _bucket(latency_ms):
 
 def rollups_add(predictions):
     """Add saved Prediction objects to the rollups through the ORM (databases but PostgreSQL)."""
-    sums = defaultdict(lambda: defaultdict(float))
-    for p in predictions:
-        minute = p.created_at.replace(second=0, microsecond=0)
-        totals = sums[(minute, p.model_name, p.version_number, p.arm or "")]
-        totals["requests"] += 1
-        totals["errors"] += p.status == PredictionStatus.ERROR
-        totals["rows"] += p.rows if p.status == PredictionStatus.OK else 0
-        totals["latency_ms_sum"] += p.latency_ms
-        totals[LATENCY_FIELDS[_bucket(p.latency_ms)]] += 1
-    for key in sorted(sums):
-        rollup, _ = TrafficMinute.objects.get_or_create(**dict(zip(_KEY, key, strict=True)))
-        TrafficMinute.objects.filter(pk=rollup.pk).update(
-            **{name: F(name) + value for name, value in sums[key].items()}
-        )
+    for model, unit in ROLLUPS:
+        sums = defaultdict(lambda: defaultdict(float))
+        for p in predictions:
+            start = p.created_at.replace(second=0, microsecond=0)
+            if unit == "hour":
+                start = start.replace(minute=0)
+            totals = sums[(start, p.model_name, p.version_number, p.arm or "")]
+            totals["requests"] += 1
+            totals["errors"] += p.status == PredictionStatus.ERROR
+            totals["rows"] += p.rows if p.status == PredictionStatus.OK else 0
+            totals["latency_ms_sum"] += p.latency_ms
+            totals[LATENCY_FIELDS[_bucket(p.latency_ms)]] += 1
+        for key in sorted(sums):
+            rollup, _ = model.objects.get_or_create(**dict(zip((unit, *_NAMES), key, strict=True)))
+            model.objects.filter(pk=rollup.pk).update(
+                **{name: F(name) + value for name, value in sums[key].items()}
+            )
 
 
 @transaction.atomic
 def rollups_rebuild(*, since, until):
-    """Recompute the rollups of [since, until) from the log; return rollup rows written."""
-    # Writers wait while the range is rebuilt: a batch counted twice or not at all is worse.
-    with connection.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {_TABLE} IN EXCLUSIVE MODE")
-    since, until = (t.replace(second=0, microsecond=0) for t in (since, until))
-    TrafficMinute.objects.filter(minute__gte=since, minute__lt=until).delete()
+    """Recompute the rollups of [since, until), widened to whole hours, from the log.
+
+    Returns the minute rollup rows written.
+    """
+    since = since.replace(minute=0, second=0, microsecond=0)
+    until = until.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     log = Prediction._meta.db_table
     source = (
         f'(SELECT created_at, model_name, version_number, arm, status, "rows", latency_ms '  # noqa: S608
         f"FROM {log} WHERE created_at >= %s AND created_at < %s)"
     )
+    written = 0
     with connection.cursor() as cursor:
-        cursor.execute(rollup_sql(source), [since, until])
-        return cursor.rowcount
+        for model, unit in ROLLUPS:
+            # Writers wait while the range is rebuilt: a batch counted twice or not at all is
+            # worse.
+            cursor.execute(f"LOCK TABLE {model._meta.db_table} IN EXCLUSIVE MODE")
+            model.objects.filter(**{f"{unit}__gte": since, f"{unit}__lt": until}).delete()
+            cursor.execute(rollup_sql(source, model, unit), [since, until])
+            if unit == "minute":
+                written = cursor.rowcount
+    return written

@@ -5,13 +5,30 @@ from datetime import timedelta
 
 from django.db.models import DateTimeField, Func, Sum
 
-from monitoring.models import LATENCY_BOUNDS_MS, LATENCY_FIELDS, TrafficMinute
+from monitoring.models import LATENCY_BOUNDS_MS, LATENCY_FIELDS, TrafficHour, TrafficMinute
 
-# range name -> (span, chart step)
+
+@dataclass(frozen=True)
+class Range:
+    span: timedelta
+    step: timedelta  # one chart point per step
+    rollup: type  # the rollup read: minutes for the hour, hours beyond
+    field: str
+
+    def window(self, now):
+        """[since, until): whole rollup periods back from `now`'s own (partial) period."""
+        since = now - self.span
+        if self.field == "hour":
+            since = since.replace(minute=0, second=0, microsecond=0)
+        else:
+            since = since.replace(second=0, microsecond=0)
+        return since, now
+
+
 RANGES = {
-    "hour": (timedelta(hours=1), timedelta(minutes=1)),
-    "day": (timedelta(days=1), timedelta(minutes=15)),
-    "week": (timedelta(days=7), timedelta(hours=2)),
+    "hour": Range(timedelta(hours=1), timedelta(minutes=1), TrafficMinute, "minute"),
+    "day": Range(timedelta(days=1), timedelta(hours=1), TrafficHour, "hour"),
+    "week": Range(timedelta(days=7), timedelta(hours=2), TrafficHour, "hour"),
 }
 DEFAULT_RANGE = "hour"
 _SUMS = {name: Sum(name) for name in ("requests", "errors", "rows", *LATENCY_FIELDS)}
@@ -83,17 +100,18 @@ class Traffic:
         return self.p(99)
 
 
-def _window(model_names, since, until):
-    return TrafficMinute.objects.filter(
-        model_name__in=model_names, minute__gte=since, minute__lt=until
+def _window(span, model_names, since, until):
+    return span.rollup.objects.filter(
+        model_name__in=model_names,
+        **{f"{span.field}__gte": since, f"{span.field}__lt": until},
     )
 
 
-def traffic_table(*, model_names, since, until):
-    """[(model, version, arm, Traffic)] for the window, busiest model first."""
+def traffic_table(*, span, model_names, since, until):
+    """[(model, version, arm, Traffic)] for the window, by model, newest version first."""
     seconds = (until - since).total_seconds()
     rows = (
-        _window(model_names, since, until)
+        _window(span, model_names, since, until)
         .values("model_name", "version_number", "arm")
         .annotate(**_SUMS)
         .order_by("model_name", "-version_number", "arm")
@@ -129,21 +147,21 @@ class TimeBin(Func):
         )
 
 
-def traffic_series(*, model_names, since, until, step):
-    """{model: [(bin start, Traffic)]} per `step`, every bin present (empty ones at zero)."""
+def traffic_series(*, span, model_names, since, until):
+    """{(model, version, arm): [(bin start, Traffic)]} per step, empty bins at zero."""
+    step = span.step
     seconds = step.total_seconds()
     rows = (
-        _window(model_names, since, until)
-        .annotate(bin=TimeBin("minute", step))
-        .values("model_name", "bin")
+        _window(span, model_names, since, until)
+        .annotate(bin=TimeBin(span.field, step))
+        .values("model_name", "version_number", "arm", "bin")
         .annotate(**_SUMS)
-        .order_by("model_name", "bin")
+        .order_by("model_name", "version_number", "arm", "bin")
     )
     found = {}
     for r in rows:
-        found.setdefault(r["model_name"], {})[_aware(r["bin"], since)] = Traffic.from_sums(
-            r, seconds
-        )
+        key = (r["model_name"], r["version_number"], r["arm"])
+        found.setdefault(key, {})[_aware(r["bin"], since)] = Traffic.from_sums(r, seconds)
     start = since - timedelta(seconds=since.timestamp() % seconds)
     bins = []
     while start < until:

@@ -40,19 +40,21 @@ def _range(request):
 def overview(request):
     """Requests, errors and latency per model, version and arm, as a table and as charts."""
     range_name = _range(request)
-    span, step = traffic.RANGES[range_name]
-    until = timezone.now()
-    since = until - span
+    span = traffic.RANGES[range_name]
+    since, until = span.window(timezone.now())
     names = list(MLModel.objects.visible_to(request.user).values_list("name", flat=True))
-    table = traffic.traffic_table(model_names=names, since=since, until=until)
-    series = traffic.traffic_series(model_names=names, since=since, until=until, step=step)
+    table = traffic.traffic_table(span=span, model_names=names, since=since, until=until)
+    series = traffic.traffic_series(span=span, model_names=names, since=since, until=until)
     time_format = "%H:%M" if range_name != "week" else "%a %H:%M"
 
     def chart(value, unit):
         return charts.line_chart(
             [
-                {"label": name, "points": [(t, value(stats)) for t, stats in points]}
-                for name, points in sorted(series.items())
+                {
+                    "label": f"{model} v{version}" + (f" {arm}" if arm else ""),
+                    "points": [(t, value(stats)) for t, stats in points],
+                }
+                for (model, version, arm), points in sorted(series.items())
             ],
             since=since,
             until=until,
@@ -83,7 +85,7 @@ def _visible_model(request, name):
 
 def _version(request, model):
     """The version asked for (?version=N), else the production one, else the newest."""
-    versions = model.versions.order_by("-version")
+    versions = model.versions.light().order_by("-version")
     wanted = request.GET.get("version", "")
     if wanted.isdigit():
         return get_object_or_404(versions, version=int(wanted))
@@ -121,7 +123,7 @@ def model_drift(request, name):
     context = {
         "model": model,
         "version": version,
-        "versions": model.versions.order_by("-version"),
+        "versions": model.versions.light().order_by("-version"),
         "report": report,
         "features": features,
         "picked": picked,
@@ -168,7 +170,7 @@ def model_performance(request, name):
     today = timezone.now().date()
     since = today - timedelta(days=PERFORMANCE_RANGES[range_name] - 1)
     regression = model.task_type == TaskType.REGRESSION
-    versions = {v.version: v for v in model.versions.all()}
+    versions = {v.version: v for v in model.versions.light()}
     days = list(
         PerformanceDay.objects.filter(model_name=model.name, day__gte=since).order_by("day")
     )

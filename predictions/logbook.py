@@ -21,7 +21,7 @@ from django.db import DataError, connection, transaction
 from django.utils.dateparse import parse_datetime
 from kombu.exceptions import OperationalError
 
-from monitoring.rollups import rollup_sql, rollups_add
+from monitoring.rollups import rollup_ctes, rollups_add
 from predictions.models import Prediction, PredictionStatus
 
 logger = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ LEFT JOIN {_REFERENCES["model_id"]} m ON m.id = r.model_id
 LEFT JOIN {_REFERENCES["version_id"]} v ON v.id = r.version_id
 ON CONFLICT (request_id) DO NOTHING
 RETURNING created_at, model_name, version_number, arm, status, "rows", latency_ms
-), rolled AS ({rollup_sql("inserted")})
+), {rollup_ctes("inserted")}
 SELECT count(*) FROM inserted
 """  # noqa: S608 - the table names are ours
 

@@ -16,6 +16,7 @@ def drift_alert_for(model):
         DriftReport.objects.decisive()
         .filter(model=model, version__stage="production")
         .select_related("version")
+        .defer("version__reference_stats", "version__input_schema")
         .first()
     )
     if report is None or report.status != DriftStatus.ALERT:

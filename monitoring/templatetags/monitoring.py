@@ -51,5 +51,6 @@ def performance_alert_for(model):
             version__model=model, version__stage="production", alerting=True
         )
         .select_related("version")
+        .defer("version__reference_stats", "version__input_schema")
         .first()
     )

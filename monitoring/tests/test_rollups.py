@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitoring.models import LATENCY_FIELDS, TrafficMinute
+from monitoring.models import LATENCY_FIELDS, TrafficHour, TrafficMinute
 from monitoring.rollups import rollups_rebuild
 from predictions import logbook
 from predictions.models import Prediction
@@ -69,10 +69,24 @@ EXPECTED = {
 }
 
 
+def _hours():
+    return {
+        (r.hour, r.arm): (r.requests, r.errors, r.rows, r.latency_counts())
+        for r in TrafficHour.objects.all()
+    }
+
+
+HOURS = {
+    (T0.replace(minute=0, second=0), ""): (4, 1, 6, _counts(b0=1, b1=1, b3=1, b5=1)),
+    (T0.replace(minute=0, second=0), "canary"): (1, 0, 2, _counts(b14=1)),
+}
+
+
 def test_the_log_writer_keeps_the_rollups(django_assert_num_queries):
     with django_assert_num_queries(1):
         assert logbook.write_records(BATCH) == 5
     assert _rollups() == EXPECTED
+    assert _hours() == HOURS
     # Delivered again (a redelivered batch): nothing inserted, nothing counted twice.
     assert logbook.write_records(BATCH[:2]) == 0
     assert _rollups() == EXPECTED
@@ -82,14 +96,17 @@ def test_the_orm_writer_keeps_the_same_rollups():
     assert logbook._write_orm(BATCH) == 5
     assert logbook._write_orm(BATCH) == 0
     assert _rollups() == EXPECTED
+    assert _hours() == HOURS
 
 
 def test_a_rebuild_from_the_log_gives_the_same_rollups():
     logbook.write_records(BATCH)
     TrafficMinute.objects.update(requests=999)  # whatever happened to them
+    TrafficHour.objects.all().delete()
     written = rollups_rebuild(since=T0 - timedelta(hours=1), until=T0 + timedelta(hours=1))
     assert written == 3
     assert _rollups() == EXPECTED
+    assert _hours() == HOURS
     assert Prediction.objects.count() == 5
 
 

@@ -17,13 +17,31 @@ from portal.tests.browser import log_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 NAV = {
-    "viewer": ["Dashboard", "Models", "Experiments", "History", "API tokens", "API docs"],
-    "user": ["Dashboard", "Models", "Experiments", "History", "Jobs", "API tokens", "API docs"],
+    "viewer": [
+        "Dashboard",
+        "Models",
+        "Experiments",
+        "History",
+        "Monitoring",
+        "API tokens",
+        "API docs",
+    ],
+    "user": [
+        "Dashboard",
+        "Models",
+        "Experiments",
+        "History",
+        "Monitoring",
+        "Jobs",
+        "API tokens",
+        "API docs",
+    ],
     "admin": [
         "Dashboard",
         "Models",
         "Experiments",
         "History",
+        "Monitoring",
         "Jobs",
         "API tokens",
         "Users",
