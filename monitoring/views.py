@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from models_registry.models import MLModel, Stage, TaskType
-from monitoring import charts, performance, traffic
+from monitoring import charts, glance, performance, traffic
 from monitoring import system as system_facts
 from monitoring.models import (
     SEVERITY,
@@ -38,12 +38,17 @@ def _range(request):
 @login_required
 @require_GET
 def overview(request):
-    """Requests, errors and latency per model, version and arm, as a table and as charts."""
+    """Requests, errors and latency per model, version and arm, as a table and as charts.
+
+    Each version's row also says whether its inputs drifted and how its live metric compares
+    with training, so one page answers "is everything all right?".
+    """
     range_name = _range(request)
     span = traffic.RANGES[range_name]
     since, until = span.window(timezone.now())
     names = list(MLModel.objects.visible_to(request.user).values_list("name", flat=True))
     table = traffic.traffic_table(span=span, model_names=names, since=since, until=until)
+    health = glance.version_health((model, version) for model, version, _, _ in table)
     series = traffic.traffic_series(span=span, model_names=names, since=since, until=until)
     time_format = "%H:%M" if range_name != "week" else "%a %H:%M"
 
@@ -67,7 +72,10 @@ def overview(request):
         "ranges": list(traffic.RANGES),
         "since": since,
         "until": until,
-        "rows": table,
+        "rows": [
+            (model, version, arm, stats, health.get((model, version)))
+            for model, version, arm, stats in table
+        ],
         "charts": [
             ("Requests per second", chart(lambda s: s.per_second, "/s")),
             ("Latency p95", chart(lambda s: s.p95, " ms")),

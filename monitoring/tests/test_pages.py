@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from models_registry.models import MLModel
 from monitoring import system
+from monitoring.models import PerformanceCheck
+from monitoring.rollups import rollups_rebuild
 from monitoring.services import drift_check
 from monitoring.tests.conftest import log_window, predict, shifted, shop_frame
 from monitoring.traffic import quantile
@@ -121,3 +123,36 @@ def test_system_page_lists_workers_by_their_heartbeats(client, viewer):
     assert "worker@box:3" not in page  # silent for over a day: forgotten
     assert 'data-testid="database-size"' in page
     assert "MB" in page
+
+
+def test_overview_says_per_version_whether_inputs_drifted_and_how_live_compares(
+    client, viewer, shop_version
+):
+    frame = shop_frame(seed=11)
+    log_window(shop_version, shifted(frame), outputs=predict(shop_version, frame))
+    rollups_rebuild(since=timezone.now() - timedelta(hours=1), until=timezone.now())
+    drift_check(version=shop_version, window=timedelta(days=1))
+    client.force_login(viewer)
+    row = client.get("/monitoring/").content.decode().split('data-testid="traffic-table"')[1]
+    assert 'class="drift-alert" href="/monitoring/models/shop/drift/?version=1">Alert' in row
+    assert "no feedback" in row
+    PerformanceCheck.objects.create(
+        version=shop_version,
+        metric="accuracy",
+        live=0.712,
+        training=0.9,
+        labelled=80,
+        alerting=True,
+    )
+    row = client.get("/monitoring/").content.decode().split('data-testid="traffic-table"')[1]
+    live = row.split('data-testid="live-metric">')[1].split("</td>")[0]
+    assert 'class="drift-alert"' in live
+    assert "accuracy 0.712" in live
+    assert "training 0.900" in live
+
+
+def test_overview_rows_of_unchecked_versions_say_so(client, viewer, traffic):
+    client.force_login(viewer)
+    table = client.get("/monitoring/").content.decode().split('data-testid="traffic-table"')[1]
+    assert table.count("not checked") == 2  # the version's main row and its canary arm
+    assert table.count("no feedback") == 2
