@@ -113,20 +113,22 @@ def _monitoring_targets(monitoring):
 WHERE_TIME_GOES = [
     "## Where the portal's time goes",
     "",
-    "One-row `bench-lr` request, sampled with py-spy in a gunicorn worker at c=1 (about 8 ms "
-    "a request on this machine): gunicorn's HTTP handling and Django's middleware stack "
-    "(sessions, CSRF, auth, messages, allauth, htmx, django-prometheus, request id, JSON "
-    "access log) about 3 ms; django-ninja's parsing and the schema check about 1 ms; three "
-    "Redis round trips (the memo's generation key, the quota script, the log hand-off) about "
-    "1 ms; the compiled model 0.1 ms. PostgreSQL is not touched: the token, permissions, "
-    "limits and production pointer come from the per-process memo (portal/memo.py), quota "
-    "is counted in Redis (accounts/quota_counters.py) and the log row is written later in "
-    "batches. Before these changes the same request took 13 ms in-process: 6 ms in the "
-    "pipeline's ColumnTransformer, 2-3 ms in two PostgreSQL statements (token lookup, quota "
-    "commit), 1 ms in five cache reads.",
+    "One-row `bench-lr` request, sampled with py-spy in a gunicorn worker at c=1 (a profile "
+    "taken on 2026-11-29 on a slower host, 8 ms a request there; the shares are what carry "
+    "over): gunicorn's HTTP handling and Django's middleware stack (sessions, CSRF, auth, "
+    "messages, allauth, htmx, django-prometheus, request id, JSON access log) about 40%; "
+    "django-ninja's parsing and the schema check about 12%; three Redis round trips (the "
+    "memo's generation key, the quota script, the log hand-off) about 12%; the compiled "
+    "model about 1%; the rest is the kernel and the socket. PostgreSQL is not touched: the "
+    "token, permissions, limits and production pointer come from the per-process memo "
+    "(portal/memo.py), quota is counted in Redis (accounts/quota_counters.py) and the log "
+    "row is written later in batches. Before these changes the same request took 13 ms "
+    "in-process there: half of it in the pipeline's ColumnTransformer, a fifth in two "
+    "PostgreSQL statements (token lookup, quota commit), the rest in Django and five cache "
+    "reads.",
     "",
     "The baseline spends its time in the pipeline: `predict` and `predict_proba` each run "
-    "the ColumnTransformer on a one-row DataFrame (about 10 ms together on this machine), "
+    "the ColumnTransformer on a one-row DataFrame (twice the model's in-process time above), "
     "so its throughput is bounded by the model, not the framework.",
     "",
 ]
