@@ -148,9 +148,19 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server):
-    """A fresh context per test: no cookies or storage leak between tests."""
+    """A fresh context per test: no cookies or storage leak between tests.
+
+    Every browser test is also a Content-Security-Policy test: a script, style or image the
+    policy refused on any page the test visited fails it.
+    """
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    refused = []
+    page.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and refused.append(message.text),
+    )
     yield page
     context.close()
+    assert not refused, f"the Content-Security-Policy refused: {refused}"

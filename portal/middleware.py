@@ -1,7 +1,9 @@
-"""Request id on every request and response, and one JSON log line per request."""
+"""Request id on every request and response, one JSON log line per request, and the CSP."""
 
 import logging
 import time
+
+from django.conf import settings
 
 from portal import memo
 from portal.http import client_ip
@@ -51,3 +53,17 @@ class RequestIdMiddleware:
                 "client_ip": client_ip(request),
             },
         )
+
+
+class ContentSecurityPolicyMiddleware:
+    """settings.CONTENT_SECURITY_POLICY on every response that does not set its own."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.policy = settings.CONTENT_SECURITY_POLICY
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if self.policy:
+            response.headers.setdefault("Content-Security-Policy", self.policy)
+        return response

@@ -143,3 +143,21 @@ def test_dashboard_screenshot(page, live_server, admin_user, user, tmp_path):
         for path in ("/tokens/", "/users/", "/audit/"):
             page.goto(f"{live_server.url}{path}")
             page.screenshot(path=str(SCREENSHOT.with_name(f"{path.strip('/')}.png")))
+
+
+def test_admin_api_docs_and_two_factor_pages_run_under_the_policy(page, live_server, admin_user):
+    # The page fixture fails the test on any refusal; here the pages with the most scripts.
+    log_in(page, live_server.url, "admin", DEFAULT_PASSWORD)
+    response = page.goto(f"{live_server.url}/api/v1/docs")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("MLOps Portal")
+    expect(page.locator(".opblock").first).to_be_visible()
+    page.goto(f"{live_server.url}/admin/accounts/user/add/")
+    expect(page.locator("input[name=username]")).to_be_visible()
+    page.goto(f"{live_server.url}/accounts/2fa/totp/activate/")
+    page.fill("input[name=password]", DEFAULT_PASSWORD)  # allauth asks again first
+    page.locator("form:has(input[name=password]) button[type=submit]").click()
+    page.wait_for_url("**/2fa/totp/activate/")
+    qr_code = page.locator("img[src^='data:']")
+    expect(qr_code).to_be_visible()
+    assert page.evaluate("img => img.naturalWidth", qr_code.element_handle()) > 0

@@ -133,3 +133,11 @@ def test_unusable_metrics_directory_is_refused(tmp_path):
     result = manage("check", env={"DEBUG": "true", "PROMETHEUS_MULTIPROC_DIR": str(blocker / "m")})
     assert result.returncode != 0
     assert "PROMETHEUS_MULTIPROC_DIR cannot be created" in result.stderr
+
+
+@pytest.mark.django_db
+def test_every_response_carries_the_content_security_policy(client):
+    from django.conf import settings
+
+    for path in ("/accounts/login/", "/health", "/static/js/htmx.min.js"):
+        assert client.get(path)["Content-Security-Policy"] == settings.CONTENT_SECURITY_POLICY
