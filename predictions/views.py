@@ -38,8 +38,13 @@ def _filtered(request, queryset):
     can_see_all = request.user.has_perm("accounts.view_all_history")
     form = HistoryFilterForm(request.GET or None, can_see_all=can_see_all)
     queryset = queryset.for_user(request.user)
-    if form.is_bound and form.is_valid():
-        queryset = history.filter_history(queryset, **form.filters())
+    if form.is_bound:
+        # A filter that does not parse matches nothing and says why; ignoring it would show
+        # (or export) far more than was asked for.
+        if form.is_valid():
+            queryset = history.filter_history(queryset, **form.filters())
+        else:
+            queryset = queryset.none()
     return form, queryset
 
 
@@ -108,7 +113,13 @@ class _Echo:
 @require_GET
 def history_export(request):
     """Stream the filtered history as CSV, in keyset chunks (constant memory)."""
-    _, queryset = _filtered(request, Prediction.objects.select_related("user", "feedback"))
+    form, queryset = _filtered(request, Prediction.objects.select_related("user", "feedback"))
+    if form.errors:
+        return HttpResponseBadRequest(
+            "Invalid filter: "
+            + "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()),
+            content_type="text/plain",
+        )
     show_inputs = _show_inputs(request.user)
     writer = csv.writer(_Echo())
 

@@ -94,3 +94,16 @@ def test_export_streams_the_filtered_set(client, user):
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [r["request_id"] for r in rows] == ["a"]
     assert rows[0]["model"] == "m1"
+
+
+def test_a_filter_that_does_not_parse_matches_nothing_and_says_why(client, user):
+    _log(user, "a", model="m1")
+    client.force_login(user)
+    page = client.get("/history/", {"version": "two"}, HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-testid="filter-errors"' in page
+    assert "version: Enter a whole number." in page
+    assert 'data-testid="history-row"' not in page
+    export = client.get("/history/export.csv", {"since": "yesterday"})
+    assert export.status_code == HTTPStatus.BAD_REQUEST
+    assert "since: Enter a valid date/time." in export.content.decode()
+    assert client.get("/history/export.csv", {"model": "m1"}).status_code == HTTPStatus.OK
