@@ -126,6 +126,18 @@ def counter_used(*, user_id, kind, day):
     return None if value is None else int(value)
 
 
+def counters_used(keys):
+    """{(user id, kind, day): used} for those of `keys` that have a counter; {} without Redis."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    try:
+        values = _client().mget([_key(*key) for key in keys])
+    except (redis.RedisError, Unavailable):
+        return {}
+    return {key: int(value) for key, value in zip(keys, values, strict=True) if value is not None}
+
+
 def counter_put(*, user_id, kind, day, used):
     """Set a counter (an operator's reset): it wins over whatever a sync copies meanwhile."""
     _run(_PUT, [_key(user_id, kind, day), _dirty_key()], [used, COUNTER_TTL_SECONDS])

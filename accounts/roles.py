@@ -61,12 +61,26 @@ def role_of(user):
     cached = getattr(user, "_role_cache", False)
     if cached is not False:
         return cached
-    names = set(user.groups.values_list("name", flat=True))
-    role = next((r for r in ROLE_PRECEDENCE if r.value in names), None)
-    if role is None and user.is_superuser:
-        role = Role.ADMIN
-    user._role_cache = role
-    return role
+    user._role_cache = _role_from(user, set(user.groups.values_list("name", flat=True)))
+    return user._role_cache
+
+
+def _role_from(user, group_names):
+    role = next((r for r in ROLE_PRECEDENCE if r.value in group_names), None)
+    return Role.ADMIN if role is None and user.is_superuser else role
+
+
+def roles_load(users):
+    """Work out the role of each of `users` in one query (role_of then answers from memory)."""
+    names = {user.pk: set() for user in users}
+    membership = users[0].groups.through if users else None
+    if membership is not None:
+        for user_id, name in membership.objects.filter(user_id__in=names).values_list(
+            "user_id", "group__name"
+        ):
+            names[user_id].add(name)
+    for user in users:
+        user._role_cache = _role_from(user, names[user.pk])
 
 
 def allowed_scopes(role):

@@ -9,8 +9,8 @@ from accounts import services
 from accounts.forms import AuditFilterForm, QuotaForm, RoleForm, TokenCreateForm, UserCreateForm
 from accounts.invitations import send_invitation
 from accounts.models import ApiToken, AuditEvent, User, UserQuota
-from accounts.quotas import quota_statuses
-from accounts.roles import role_of
+from accounts.quotas import quota_statuses, quota_statuses_many
+from accounts.roles import role_of, roles_load
 from portal.forms import add_service_errors
 from portal.http import client_ip, render_page
 
@@ -64,8 +64,10 @@ def _users():
     return User.objects.order_by("username")
 
 
-def _user_row_context(user):
-    quota = UserQuota.objects.filter(user=user).first()
+def _user_row_context(user, quota=False, usage=None):
+    """One row of the users page; `quota` and `usage` when the caller loaded them in bulk."""
+    if quota is False:
+        quota = UserQuota.objects.filter(user=user).first()
     return {
         "row_user": user,
         "role_form": RoleForm(initial={"role": role_of(user)}, prefix=f"u{user.pk}"),
@@ -76,7 +78,7 @@ def _user_row_context(user):
             },
             prefix=f"q{user.pk}",
         ),
-        "usage": quota_statuses(user),
+        "usage": usage if usage is not None else quota_statuses(user),
     }
 
 
@@ -96,7 +98,11 @@ def users(request):
         else:
             send_invitation(request, invited)
             form = UserCreateForm()
-    rows = [_user_row_context(user) for user in _users()]
+    users_ = list(_users())
+    roles_load(users_)
+    overrides = {q.user_id: q for q in UserQuota.objects.filter(user__in=users_)}
+    usage = quota_statuses_many(users_, overrides)
+    rows = [_user_row_context(u, overrides.get(u.pk), usage[u.pk]) for u in users_]
     return render_page(
         request,
         "accounts/users.html",

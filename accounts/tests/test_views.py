@@ -3,11 +3,22 @@
 from http import HTTPStatus
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
-from accounts.models import ApiToken, AuditAction, AuditEvent, Role, UserQuota
-from accounts.roles import role_of
-from accounts.tests.factories import make_token
+from accounts.models import (
+    ApiToken,
+    AuditAction,
+    AuditEvent,
+    QuotaKind,
+    QuotaUsage,
+    Role,
+    UserQuota,
+)
+from accounts.quotas import quota_day, quota_reserve, quota_statuses, quota_statuses_many
+from accounts.roles import role_of, roles_load
+from accounts.tests.factories import UserFactory, make_token
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -148,3 +159,32 @@ def test_admin_navigation(client, admin_user):
     page = client.get("/").content.decode()
     for label in ("Users", "Audit log", "Django admin", "API tokens"):
         assert f">{label}</a>" in page
+
+
+def test_users_page_reads_a_constant_number_of_queries_and_matches_each_users_status(
+    client, admin_user, user, viewer, django_assert_max_num_queries
+):
+    UserQuota.objects.create(user=user, prediction_rows_per_day=70)
+    quota_reserve(user=user, kind=QuotaKind.PREDICTION_ROWS, units=30)  # a Redis counter
+    QuotaUsage.objects.create(  # only the database's copy: no counter for it
+        user=admin_user, kind=QuotaKind.LLM_TOKENS, day=quota_day(), used=1234
+    )
+    client.force_login(admin_user)
+    with CaptureQueriesContext(connection) as three:
+        assert client.get("/users/").status_code == HTTPStatus.OK
+    for i in range(12):
+        UserFactory(username=f"more{i}", role=Role.VIEWER)
+    with django_assert_max_num_queries(len(three)):
+        page = client.get("/users/").content.decode()
+    assert page.count('<tr id="user-') == 15
+
+    people = [admin_user, user, viewer]
+    for person in people:
+        person._role_cache = False  # as fresh from the database
+    roles_load(people)
+    bulk = quota_statuses_many(people, {q.user_id: q for q in UserQuota.objects.all()})
+    for person in people:
+        assert bulk[person.pk] == quota_statuses(type(person).objects.get(pk=person.pk))
+    rows = {s.kind: s for s in bulk[user.pk]}
+    assert (rows[QuotaKind.PREDICTION_ROWS].limit, rows[QuotaKind.PREDICTION_ROWS].used) == (70, 30)
+    assert {s.kind: s.used for s in bulk[admin_user.pk]}[QuotaKind.LLM_TOKENS] == 1234
