@@ -82,7 +82,8 @@ class LiveAccuracyCollector:
         tally = {}
         for model, version, arm, labels, outputs in rows:
             right, total = tally.get((model, str(version), arm), (0, 0))
-            pairs = list(zip(labels, outputs, strict=False))
+            # A None label is "no truth for this row": not counted, as in performance_refresh.
+            pairs = [(t, o) for t, o in zip(labels, outputs, strict=False) if t is not None]
             right += sum(str(label) == str(output) for label, output in pairs)
             tally[(model, str(version), arm)] = (right, total + len(pairs))
         for labels, (right, total) in sorted(tally.items()):

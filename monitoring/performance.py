@@ -198,7 +198,7 @@ def primary_metric(version, live):
 def performance_check(version, *, now=None):
     """Compare the live primary metric of `version` (last WINDOW_DAYS) with training's."""
     now = now or timezone.now()
-    since = (now - timedelta(days=WINDOW_DAYS)).date()
+    since = now.date() - timedelta(days=WINDOW_DAYS - 1)  # today and the 6 days before
     regression = version.model.task_type == TaskType.REGRESSION
     live = live_metrics(
         version_days(version, since=since),

@@ -5,14 +5,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.models import AuditAction, AuditEvent
-from models_registry.models import ModelVersion
+from models_registry.models import ModelVersion, Stage
 from monitoring import metrics
 from monitoring.drift.check import drift_compute
-from monitoring.models import DriftReport, DriftStatus, FeatureDrift
+from monitoring.models import DriftReport, DriftStatus, FeatureDrift, PerformanceCheck
 from predictions.models import Prediction, PredictionStatus
 
 WINDOW_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -117,3 +117,35 @@ def _metrics_set(result):
         if column.psi is not None:
             metrics.drift_score.labels(model, version, column.feature, "psi").set(column.psi)
     metrics.drift_alert.labels(model, version).set(int(result.status == DriftStatus.ALERT))
+
+
+def alerts_retire():
+    """Clear the alerts of versions that no longer serve (rolled back or archived).
+
+    Checks run on production versions only, so a demoted version's last alert would stand
+    for ever and its gauges keep Prometheus' rules firing. Its reports stay, as history.
+    Returns the (model, version) pairs whose alerts were cleared.
+    """
+    retired = set()
+    stale = (
+        PerformanceCheck.objects.filter(alerting=True)
+        .exclude(version__stage=Stage.PRODUCTION)
+        .select_related("version__model")
+    )
+    for check in stale:
+        check.alerting = False
+        check.save(update_fields=["alerting"])
+        key = (check.version.model.name, str(check.version.version))
+        metrics.performance_alert.labels(*key).set(0)
+        retired.add(key)
+    newest = DriftReport.objects.decisive().filter(version=OuterRef("pk")).order_by("-created_at")
+    drifted = (
+        ModelVersion.objects.exclude(stage=Stage.PRODUCTION)
+        .annotate(last_verdict=Subquery(newest.values("status")[:1]))
+        .filter(last_verdict=DriftStatus.ALERT)
+        .values_list("model__name", "version")
+    )
+    for name, number in drifted:
+        metrics.drift_alert.labels(name, str(number)).set(0)
+        retired.add((name, str(number)))
+    return sorted(retired)

@@ -81,12 +81,18 @@ def performance_refresh_task(model_name, day):
     expires=PERFORMANCE_TIME_LIMIT_SECONDS,
 )
 def performance_sweep_task():
-    """Beat's catch-up: refresh every (model, day) whose feedback changed lately."""
+    """Beat's catch-up: refresh every (model, day) whose feedback changed lately.
+
+    Also clears the alerts of versions that stopped serving since (monitoring.services).
+    """
     from datetime import timedelta
 
     from django.db.models.functions import TruncDate
 
+    from monitoring.services import alerts_retire
     from predictions.models import Feedback
+
+    alerts_retire()
 
     since = timezone.now() - timedelta(
         seconds=settings.PERFORMANCE_SWEEP_SECONDS * PERFORMANCE_SWEEP_OVERLAP
@@ -106,10 +112,13 @@ def performance_sweep_task():
 
 @shared_task(name="monitoring.tasks.purge_rollups_task", time_limit=300, soft_time_limit=270)
 def purge_rollups_task():
-    """Delete traffic rollups past ROLLUP_RETENTION_DAYS."""
+    """Delete traffic rollups (minutes and hours) past ROLLUP_RETENTION_DAYS."""
     from datetime import timedelta
 
-    from monitoring.models import TrafficMinute
+    from monitoring.models import TrafficHour, TrafficMinute
 
     cutoff = timezone.now() - timedelta(days=settings.ROLLUP_RETENTION_DAYS)
-    return TrafficMinute.objects.filter(minute__lt=cutoff).delete()[0]
+    return (
+        TrafficMinute.objects.filter(minute__lt=cutoff).delete()[0]
+        + TrafficHour.objects.filter(hour__lt=cutoff).delete()[0]
+    )

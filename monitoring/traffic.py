@@ -31,6 +31,7 @@ RANGES = {
     "week": Range(timedelta(days=7), timedelta(hours=2), TrafficHour, "hour"),
 }
 DEFAULT_RANGE = "hour"
+MIN_BIN_COVERAGE = 0.1  # a chart bin's rate is over at least this share of its step
 _SUMS = {name: Sum(name) for name in ("requests", "errors", "rows", *LATENCY_FIELDS)}
 
 
@@ -161,14 +162,20 @@ def traffic_series(*, span, model_names, since, until):
     found = {}
     for r in rows:
         key = (r["model_name"], r["version_number"], r["arm"])
-        found.setdefault(key, {})[_aware(r["bin"], since)] = Traffic.from_sums(r, seconds)
+        found.setdefault(key, {})[_aware(r["bin"], since)] = r
     start = since - timedelta(seconds=since.timestamp() % seconds)
+    # Rates are over the part of each bin inside the window: the first bin may start before
+    # `since` and the last one is still filling. A floor keeps a bin's first seconds calm.
     bins = []
     while start < until:
-        bins.append(start)
+        covered = (min(start + step, until) - max(start, since)).total_seconds()
+        bins.append((start, max(covered, seconds * MIN_BIN_COVERAGE)))
         start += step
     return {
-        name: [(b, by_bin.get(b) or Traffic(seconds=seconds)) for b in bins]
+        name: [
+            (b, Traffic.from_sums(by_bin[b], covered) if b in by_bin else Traffic(covered))
+            for b, covered in bins
+        ]
         for name, by_bin in found.items()
     }
 

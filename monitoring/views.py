@@ -6,11 +6,13 @@ models a user may not see are left out, and raw inputs are never shown here.
 """
 
 import os
+import re
 from collections import defaultdict
 from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -28,6 +30,7 @@ from monitoring.models import (
 from portal.http import render_page
 
 REFRESH_SECONDS = 30
+VERSION_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 def _range(request):
@@ -95,7 +98,10 @@ def _version(request, model):
     """The version asked for (?version=N), else the production one, else the newest."""
     versions = model.versions.light().order_by("-version")
     wanted = request.GET.get("version", "")
-    if wanted.isdigit():
+    if wanted:
+        # Anything but a plain number names no version (isdigit() would pass "²").
+        if not VERSION_NUMBER.fullmatch(wanted):
+            raise Http404("No such version")
         return get_object_or_404(versions, version=int(wanted))
     return versions.filter(stage=Stage.PRODUCTION).first() or versions.first()
 
@@ -120,8 +126,9 @@ def model_drift(request, name):
     history = []
     if picked is not None:
         history = list(
+            # model first: the (model, feature, created_at) index answers it.
             FeatureDrift.objects.filter(
-                version=version, feature=picked.feature, created_at__gte=since
+                model=model, version=version, feature=picked.feature, created_at__gte=since
             )
             .exclude(psi=None)
             .order_by("created_at")
@@ -178,7 +185,7 @@ def model_performance(request, name):
     today = timezone.now().date()
     since = today - timedelta(days=PERFORMANCE_RANGES[range_name] - 1)
     regression = model.task_type == TaskType.REGRESSION
-    versions = {v.version: v for v in model.versions.light()}
+    versions = {v.version: v for v in model.versions.light().select_related("performance_check")}
     days = list(
         PerformanceDay.objects.filter(model_name=model.name, day__gte=since).order_by("day")
     )

@@ -78,3 +78,11 @@ def test_live_accuracy_comes_from_recent_feedback(client, user, train):
     )
     key = (("arm", ""), ("model", "iris-model"), ("version", "1"))
     assert _samples(client, "portal_live_accuracy_ratio") == {key: 0.5}
+    # A row without its truth (None) is left out, not counted wrong.
+    client.post(
+        f"/api/v1/predictions/{request_id}/feedback",
+        data=json.dumps({"labels": ["setosa", None]}),
+        content_type="application/json",
+        **headers,
+    )
+    assert _samples(client, "portal_live_accuracy_ratio") == {key: 1.0}

@@ -156,3 +156,11 @@ def test_overview_rows_of_unchecked_versions_say_so(client, viewer, traffic):
     table = client.get("/monitoring/").content.decode().split('data-testid="traffic-table"')[1]
     assert table.count("not checked") == 2  # the version's main row and its canary arm
     assert table.count("no feedback") == 2
+
+
+@pytest.mark.parametrize("wanted", ["²", "v1", "-1", "99"])
+def test_a_drift_version_that_is_not_a_plain_existing_number_is_a_404(client, viewer, wanted):
+    model = MLModel.objects.create(name="open-model", task_type="classification")
+    client.force_login(viewer)
+    response = client.get(f"/monitoring/models/{model.name}/drift/", {"version": wanted})
+    assert response.status_code == HTTPStatus.NOT_FOUND

@@ -154,3 +154,19 @@ def test_an_alert_once_live_accuracy_falls_past_the_margin(label, client, admin_
     page = client.get(f"/models/{version.model.name}/").content.decode()
     assert 'data-testid="performance-banner"' in page
     assert "0.000 on 25 labelled rows" in page
+
+
+def test_the_alert_watches_the_same_seven_days_as_the_pages_week():
+    version = _version(task_type="regression", classes=(), metrics={"rmse": 1.0})
+    now = timezone.now()
+    for age, labelled in ((6, 10), (7, 1000)):  # the 7th day back is outside the week
+        PerformanceDay.objects.create(
+            day=now.date() - timedelta(days=age),
+            model_name="m",
+            version_number=1,
+            labelled=labelled,
+            squared_error=4.0 * labelled,
+            absolute_error=2.0 * labelled,
+        )
+    check = performance_check(version, now=now)
+    assert (check.labelled, check.live) == (10, pytest.approx(2.0))

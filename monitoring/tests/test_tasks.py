@@ -1,15 +1,26 @@
 """Beat's drift check: reports stored, one audit event per alert transition, metrics set."""
 
+from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from accounts.models import AuditAction, AuditEvent
-from monitoring.models import DriftReport, DriftStatus, FeatureDrift
-from monitoring.tasks import drift_check_task
+from models_registry.models import Stage
+from monitoring import metrics
+from monitoring.models import (
+    DriftReport,
+    DriftStatus,
+    FeatureDrift,
+    PerformanceCheck,
+    TrafficHour,
+    TrafficMinute,
+)
+from monitoring.tasks import drift_check_task, performance_sweep_task, purge_rollups_task
 from monitoring.tests.conftest import log_window, predict, shifted, shop_frame
 from predictions.models import Prediction
 
@@ -105,3 +116,39 @@ def test_the_banner_shows_on_the_model_page_while_alerting(shop_version, client,
     assert 'data-testid="drift-banner"' in response.text
     assert "Drift alert" in response.text
     assert "colour, weight" in response.text
+
+
+def _gauge(name, version):
+    labels = {"model": version.model.name, "version": str(version.version)}
+    return REGISTRY.get_sample_value(name, labels)
+
+
+def test_a_version_that_stops_serving_stops_alerting(shop_version):
+    _log_shifted(shop_version)
+    drift_check_task.delay()
+    PerformanceCheck.objects.create(
+        version=shop_version, metric="accuracy", live=0.5, training=0.9, alerting=True
+    )
+    metrics.performance_alert.labels("shop", "1").set(1)
+    assert _gauge("portal_drift_alert", shop_version) == 1
+    performance_sweep_task.delay()
+    assert PerformanceCheck.objects.get().alerting  # still production: the alert stands
+
+    shop_version.stage = Stage.ARCHIVED  # as a rollback to an earlier version leaves it
+    shop_version.save(update_fields=["stage"])
+    performance_sweep_task.delay()
+    assert not PerformanceCheck.objects.get().alerting
+    assert _gauge("portal_live_performance_alert", shop_version) == 0
+    assert _gauge("portal_drift_alert", shop_version) == 0
+    assert DriftReport.objects.get().status == DriftStatus.ALERT  # kept, as history
+
+
+def test_purge_drops_minute_and_hour_rollups_past_retention(settings):
+    settings.ROLLUP_RETENTION_DAYS = 30
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    for days in (31, 29):
+        when = now - timedelta(days=days)
+        TrafficMinute.objects.create(minute=when, model_name="m", version_number=1, requests=1)
+        TrafficHour.objects.create(hour=when, model_name="m", version_number=1, requests=1)
+    assert purge_rollups_task.delay().get() == 2
+    assert TrafficMinute.objects.count() == TrafficHour.objects.count() == 1
