@@ -39,7 +39,7 @@ help:
 
 run: .venv/.synced .env
 	$(RUN) python manage.py migrate --noinput
-	$(RUN) python manage.py bootstrap_demo
+	$(RUN) python manage.py bootstrap_demo --url http://$(HOST):$(PORT)
 	$(RUN) python manage.py runserver $(HOST):$(PORT)
 
 test: .venv/.synced

@@ -121,7 +121,7 @@ def counter_used(*, user_id, kind, day):
     """Used from the counter, or None when there is none (the database copy is current)."""
     try:
         value = _client().get(_key(user_id, kind, day))
-    except redis.RedisError:
+    except (redis.RedisError, Unavailable):
         return None
     return None if value is None else int(value)
 

@@ -64,6 +64,8 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if self.policy:
+        # DEBUG's own error page runs inline scripts; no production response is exempt.
+        debug_error_page = settings.DEBUG and response.status_code >= 500
+        if self.policy and not debug_error_page:
             response.headers.setdefault("Content-Security-Policy", self.policy)
         return response

@@ -59,6 +59,8 @@ def test_bootstrap_demo_is_idempotent(db, capsys, monkeypatch):
 
 def test_bootstrap_demo_uses_demo_password(db, capsys, monkeypatch):
     monkeypatch.setenv("DEMO_PASSWORD", "demo-pass-12345")
-    call_command("bootstrap_demo")
+    call_command("bootstrap_demo", "--url", "http://127.0.0.1:8765")
     assert all(u.check_password("demo-pass-12345") for u in User.objects.all())
-    assert "demo-pass-12345" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "demo-pass-12345" in out
+    assert "sign in at http://127.0.0.1:8765" in out

@@ -1,5 +1,7 @@
 """Quota usage counted in Redis, copied to PostgreSQL, and counted there when Redis is gone."""
 
+from http import HTTPStatus
+
 import pytest
 from django.core.cache import cache
 
@@ -103,7 +105,13 @@ def test_without_redis_the_database_counts(user, settings):
     assert quota_counters.counters_sync() == 0
 
 
-def test_the_embedded_demo_counts_in_the_database(user, settings):
+def test_the_embedded_demo_counts_in_the_database(user, admin_user, settings, client):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     assert quota_reserve(user=user, kind=ROWS, units=2).used == 2
     assert _durable(user).used == 2
+    assert quota_status(user, ROWS).used == 2
+    # The pages that show usage read it from the database too (the dashboard was a 500).
+    client.force_login(user)
+    assert client.get("/").status_code == HTTPStatus.OK
+    client.force_login(admin_user)
+    assert client.get("/users/").status_code == HTTPStatus.OK

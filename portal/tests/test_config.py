@@ -141,3 +141,19 @@ def test_every_response_carries_the_content_security_policy(client):
 
     for path in ("/accounts/login/", "/health", "/static/js/htmx.min.js"):
         assert client.get(path)["Content-Security-Policy"] == settings.CONTENT_SECURITY_POLICY
+
+
+@pytest.mark.django_db
+def test_debugs_own_error_page_keeps_its_scripts_and_nothing_else_is_exempt(settings):
+    from django.http import HttpResponse, HttpResponseServerError
+
+    from portal.middleware import ContentSecurityPolicyMiddleware
+
+    def middleware(response):
+        return ContentSecurityPolicyMiddleware(lambda request: response)(None)
+
+    settings.DEBUG = True
+    assert "Content-Security-Policy" not in middleware(HttpResponseServerError())
+    assert "Content-Security-Policy" in middleware(HttpResponse())
+    settings.DEBUG = False
+    assert "Content-Security-Policy" in middleware(HttpResponseServerError())

@@ -32,6 +32,13 @@ class Command(BaseCommand):
         "password, printed once. Existing users keep their password unless DEMO_PASSWORD is set."
     )
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--url",
+            default="http://127.0.0.1:8000",
+            help="where the portal will be served, for the sign-in hint (default: %(default)s)",
+        )
+
     @transaction.atomic
     def handle(self, *args, **options):
         sync_role_groups()
@@ -59,7 +66,7 @@ class Command(BaseCommand):
                 )
         self._demo_model()
         if lines:
-            self.stdout.write("Demo users (shown once; sign in at http://127.0.0.1:8000):")
+            self.stdout.write(f"Demo users (shown once; sign in at {options['url']}):")
             self.stdout.write("\n".join(lines))
         else:
             self.stdout.write("Demo users already exist; passwords unchanged.")
