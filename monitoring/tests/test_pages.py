@@ -147,7 +147,7 @@ def test_overview_says_per_version_whether_inputs_drifted_and_how_live_compares(
     row = client.get("/monitoring/").content.decode().split('data-testid="traffic-table"')[1]
     live = row.split('data-testid="live-metric">')[1].split("</td>")[0]
     assert 'class="drift-alert"' in live
-    assert "accuracy 0.712" in live
+    assert "Accuracy 0.712" in live
     assert "training 0.900" in live
 
 
