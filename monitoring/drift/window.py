@@ -52,8 +52,19 @@ def _scan_cursor():
         yield cursor
 
 
+def _elsewhere():
+    """The Python twin of this module, when the database is not PostgreSQL (the demo)."""
+    if connection.vendor == "postgresql":
+        return None
+    from monitoring.drift import window_orm
+
+    return window_orm
+
+
 def window_rows(version, start, end):
     """Input rows logged in the window (from the rows column: no JSON is read)."""
+    if other := _elsewhere():
+        return other.window_rows(version, start, end)
     sql = f"SELECT coalesce(sum(p.rows), 0) FROM {TABLE} p WHERE {WINDOW_WHERE}"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, _window_params(version, start, end))
@@ -132,6 +143,8 @@ def _window_params(version, start, end):
 
 
 def bucket_counts(version, columns, start, end, *, fraction=1.0):
+    if other := _elsewhere():
+        return other.bucket_counts(version, columns, start, end, fraction=fraction)
     # Several columns share one code (mixed-radix digits), so each row feeds the aggregate a
     # handful of codes rather than one per column: the aggregate is most of the query's cost.
     packs = _packs(columns)
@@ -172,6 +185,8 @@ def numeric_sample(version, columns, start, end, *, fraction=1.0, size=SAMPLE_RO
 
     `fraction` is the share of records to draw, e.g. size / window rows.
     """
+    if other := _elsewhere():
+        return other.numeric_sample(version, columns, start, end, fraction=fraction, size=size)
     if not columns:
         return {}
     values, params = [], []
