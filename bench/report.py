@@ -168,9 +168,10 @@ def write(results):
         "",
         f"Both servers run on this machine: the portal under gunicorn with "
         f"{results['workers']['portal']} sync workers (production settings: DEBUG off, "
-        "PostgreSQL, Redis cache and broker, JSON access log on, one Celery worker draining "
-        "the prediction log); the baseline (`bench/baselines/fastapi_app.py`) under uvicorn "
-        f"with {results['workers']['baseline']} workers, writing its log row to PostgreSQL "
+        "PostgreSQL, Redis cache and broker, JSON access log on, one Celery worker with "
+        "beat draining the prediction log); the baseline (`bench/baselines/fastapi_app.py`) "
+        f"under uvicorn with {results['workers']['baseline']} workers, writing its log row to "
+        "PostgreSQL "
         "in a background task. wrk drives both on 127.0.0.1 with the same request bodies "
         "(breast_cancer rows) and the same skops artifacts; each measured run follows a "
         "2-second warm-up.",

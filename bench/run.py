@@ -291,7 +291,10 @@ def main():
     predict_ms, portal_predict_ms = in_process_predict_ms(served)
     python = sys.executable
     portal_args = [python, "-m", "gunicorn", "portal.wsgi", "-c", "deploy/gunicorn.conf.py"]
+    # Beat inside the worker, as production runs it: its periodic drain takes the records
+    # pushed after the last request-triggered drain (without it they wait for more traffic).
     worker_args = [python, "-m", "celery", "-A", "portal", "worker", "--concurrency=1",
+                   "--beat", "--schedule", str(harness.VAR / "celerybeat-schedule"),
                    "--loglevel=WARNING", "--without-gossip", "--without-mingle"]  # fmt: skip
     baseline_args = [python, "-m", "uvicorn", "--app-dir", "bench/baselines", "fastapi_app:app",
                      "--host", "127.0.0.1", "--port", str(BASELINE),
