@@ -85,7 +85,8 @@ def _parse(key):
     return int(user_id), kind, date.fromisoformat(day)
 
 
-def _durable_used(user_id, kind, day):
+def durable_used(user_id, kind, day):
+    """The database's copy of a day's usage (0 when it has none)."""
     return (
         QuotaUsage.objects.filter(user_id=user_id, kind=kind, day=day)
         .values_list("used", flat=True)
@@ -106,7 +107,7 @@ def counter_reserve(*, user_id, kind, day, units, limit):
     keys = [_key(user_id, kind, day), _dirty_key()]
     granted, used = _run(_RESERVE, keys, [units, limit, "", COUNTER_TTL_SECONDS])
     if granted == -1:
-        seed = _durable_used(user_id, kind, day)
+        seed = durable_used(user_id, kind, day)
         granted, used = _run(_RESERVE, keys, [units, limit, seed, COUNTER_TTL_SECONDS])
     return granted == 1, used
 

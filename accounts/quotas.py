@@ -104,18 +104,10 @@ def quota_limit(user, kind):
     return quota_limits(user)[QuotaKind(kind).value]
 
 
-def _database_used(user, kind, day):
-    return (
-        QuotaUsage.objects.filter(user=user, kind=kind, day=day)
-        .values_list("used", flat=True)
-        .first()
-    ) or 0
-
-
 def quota_used(user, kind, day):
     """Units used on `day`: the live counter when there is one, else the database's copy."""
     used = counters.counter_used(user_id=user.pk, kind=QuotaKind(kind).value, day=day)
-    return _database_used(user, kind, day) if used is None else used
+    return counters.durable_used(user.pk, kind, day) if used is None else used
 
 
 def quota_status(user, kind, *, now=None):
@@ -181,7 +173,7 @@ def _database_reserve(*, user, kind, day, units, limit):
     with connection.cursor() as cursor:
         cursor.execute(_RESERVE_SQL, params)
         row = cursor.fetchone()
-    return (True, row[0]) if row else (False, _database_used(user, kind, day))
+    return (True, row[0]) if row else (False, counters.durable_used(user.pk, kind, day))
 
 
 def quota_reserve(*, user, kind, units, now=None):

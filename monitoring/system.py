@@ -89,7 +89,7 @@ class Process:
 
 
 def processes():
-    """Workers and beat that reported lately, newest first; stale ones are dropped."""
+    """Workers and beat that reported in the last FORGET_SECONDS (older ones are dropped)."""
     client = _client()
     if client is None:
         return []
@@ -130,10 +130,11 @@ def queue_depths():
     if not broker.startswith(("redis://", "rediss://")):
         return {}
     try:
-        client = redis.Redis.from_url(broker, socket_timeout=1, socket_connect_timeout=1)
-        # kombu's Redis transport keeps each queue as a list named after it.
-        queue = settings.CELERY_TASK_DEFAULT_QUEUE
-        depths = {queue: client.llen(queue)}
+        # Closed on the way out: /metrics asks on every scrape.
+        with redis.Redis.from_url(broker, socket_timeout=1, socket_connect_timeout=1) as client:
+            # kombu's Redis transport keeps each queue as a list named after it.
+            queue = settings.CELERY_TASK_DEFAULT_QUEUE
+            depths = {queue: client.llen(queue)}
         if settings.PREDICTION_LOG_BUFFER_URL:
             depths[LOG_BUFFER] = logbook.backlog()
         return depths

@@ -301,6 +301,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
 }
 CELERY_RESULT_EXPIRES = 3600
+PERFORMANCE_SWEEP_SECONDS = env_int("PERFORMANCE_SWEEP_SECONDS", 600)
+ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION_DAYS", 90)
 CELERY_BEAT_SCHEDULE = {
     # Requests ask for drains themselves; this only sweeps up after a lost request.
     "drain-prediction-log": {
@@ -332,16 +334,14 @@ CELERY_BEAT_SCHEDULE = {
     # Feedback asks for its own refresh; this catches any that was lost on the way.
     "performance-sweep": {
         "task": "monitoring.tasks.performance_sweep_task",
-        "schedule": float(env_int("PERFORMANCE_SWEEP_SECONDS", 600)),
+        "schedule": float(PERFORMANCE_SWEEP_SECONDS),
     },
-    # Per-minute traffic rollups older than this are deleted.
+    # Traffic rollups (per minute and per hour) past ROLLUP_RETENTION_DAYS are deleted.
     "purge-traffic-rollups": {
         "task": "monitoring.tasks.purge_rollups_task",
         "schedule": 6 * 3600,
     },
 }
-PERFORMANCE_SWEEP_SECONDS = env_int("PERFORMANCE_SWEEP_SECONDS", 600)
-ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION_DAYS", 90)
 
 # ---------------------------------------------------------------- prediction log
 # Log records wait in a Redis list (the broker's Redis unless set) for batched inserts.

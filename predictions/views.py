@@ -96,10 +96,11 @@ def history_detail(request, request_id):
         Prediction.objects.for_user(request.user).select_related("feedback"),
         request_id=request_id,
     )
+    show_inputs = _show_inputs(request.user)
     context = {
         "p": prediction,
-        "show_inputs": _show_inputs(request.user),
-        "inputs": json.dumps(prediction.inputs, indent=1),
+        "show_inputs": show_inputs,
+        "inputs": json.dumps(prediction.inputs, indent=1) if show_inputs else None,
     }
     return render(request, "predictions/_history_detail.html", context)
 

@@ -92,6 +92,33 @@ def _rows_for_messages(schema, frame, values, positions):
     return rows
 
 
+def feature_columns(schema, frame, check):
+    """({feature: model-ready values}, rows any feature rejects), `check` deciding per column.
+
+    A feature the file leaves out (an optional one) is missing on every row.
+    """
+    values, flagged = {}, np.zeros(len(frame), dtype=bool)
+    for feature in schema:
+        name = feature["name"]
+        if name in frame:
+            values[name], bad = check(feature, frame[name])
+            flagged |= bad
+        elif feature["type"] == "category":
+            values[name] = pd.Series([None] * len(frame), dtype=object)
+        else:
+            values[name] = pd.Series(np.nan, index=frame.index)
+    return values, flagged
+
+
+def row_problems(schema, positions, rows):
+    """{position: [(field, message)]}: the per-row validator's word on the flagged `rows`."""
+    found = {p: [] for p in positions}
+    for error in validate_rows(schema, rows):
+        found[positions[error["loc"][2]]].append((error["loc"][-1], error["msg"]))
+    # The vectorised checks mirror the validator; should they ever flag more, say so.
+    return {p: messages or [(None, "Invalid row")] for p, messages in found.items()}
+
+
 def score_chunk(rows, *, header, version, predictor, first_row):
     """Validate and predict a chunk of raw CSV rows; `first_row` numbers its first row."""
     schema = version.input_schema
@@ -102,25 +129,12 @@ def score_chunk(rows, *, header, version, predictor, first_row):
             problems[position] = [(None, f"Expected {width} fields, got {len(row)}")]
             rows[position] = (row + [""] * width)[:width]
     frame = pd.DataFrame(rows, columns=header, dtype=object)
-    values, flagged = {}, np.zeros(len(rows), dtype=bool)
-    for feature in schema:
-        name = feature["name"]
-        if name in frame:
-            values[name], bad = _feature_values(feature, frame[name])
-            flagged |= bad
-        elif feature["type"] == "category":
-            values[name] = pd.Series([None] * len(rows), dtype=object)
-        else:
-            values[name] = pd.Series(np.nan, index=frame.index)
+    values, flagged = feature_columns(schema, frame, _feature_values)
     # A ragged row's cells are shifted: its field count says it all.
     positions = [int(p) for p in np.flatnonzero(flagged) if p not in problems]
-    found = {p: [] for p in positions}
-    checked = validate_rows(schema, _rows_for_messages(schema, frame, values, positions))
-    for error in checked:
-        found[positions[error["loc"][2]]].append((error["loc"][-1], error["msg"]))
-    for position, messages in found.items():
-        # The vectorised checks mirror the validator; should they ever flag more, say so.
-        problems[position] = messages or [(None, "Invalid row")]
+    problems |= row_problems(
+        schema, positions, _rows_for_messages(schema, frame, values, positions)
+    )
     good = np.ones(len(rows), dtype=bool)
     good[list(problems)] = False
     return _result(frame, values, good, problems, version, predictor, first_row)

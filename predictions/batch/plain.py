@@ -14,8 +14,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from predictions.batch.frames import chunk_result
-from predictions.validation import validate_rows
+from predictions.batch.frames import chunk_result, feature_columns, row_problems
 
 
 class NotPlain(Exception):
@@ -72,22 +71,9 @@ def score_plain(lines, *, header, version, predictor, first_row):
     """Score a chunk of plain lines; (result text, ChunkResult). Raises NotPlain."""
     schema = version.input_schema
     frame = _parse(lines, header, schema)
-    values, flagged = {}, np.zeros(len(lines), dtype=bool)
-    for feature in schema:
-        name = feature["name"]
-        if name in frame:
-            values[name], bad = _check(feature, frame[name])
-            flagged |= bad
-        elif feature["type"] == "category":
-            values[name] = pd.Series([None] * len(lines), dtype=object)
-        else:
-            values[name] = pd.Series(np.nan, index=frame.index)
+    values, flagged = feature_columns(schema, frame, _check)
     positions = np.flatnonzero(flagged).tolist()
-    problems = {p: [] for p in positions}
-    for error in validate_rows(schema, [_row(schema, values, p) for p in positions]):
-        problems[positions[error["loc"][2]]].append((error["loc"][-1], error["msg"]))
-    for position, messages in problems.items():
-        problems[position] = messages or [(None, "Invalid row")]
+    problems = row_problems(schema, positions, [_row(schema, values, p) for p in positions])
     good = ~flagged
     features = pd.DataFrame({f["name"]: values[f["name"]][good] for f in schema})
     result = chunk_result(features.reset_index(drop=True), good, problems, predictor, first_row)

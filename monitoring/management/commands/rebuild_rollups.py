@@ -10,9 +10,9 @@ from monitoring.services import parse_window
 
 class Command(BaseCommand):
     help = (
-        "Recount the per-minute traffic rollups (what the monitoring pages show) of the last "
-        "--window from the prediction log itself. Needed only for log rows written by other "
-        "means than the portal (an import, a restored backup); the portal keeps them itself. "
+        "Recount the traffic rollups, per minute and per hour (what the monitoring pages show), "
+        "of the last --window from the prediction log itself. Needed only for log rows written by "
+        "other means than the portal (an import, a restored backup); the portal keeps them itself. "
         "Writers wait while it runs."
     )
 
