@@ -168,6 +168,10 @@ class TrainingJob(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # Each run claims the job by moving it from queued to running and counting an attempt;
+    # a run whose worker dies stops beating, and the stalled-job sweep requeues or fails it.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
