@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.servers.basehttp import WSGIServer
 from django.db import connection
@@ -12,6 +13,7 @@ from accounts.tests.factories import UserFactory, make_token
 from models_registry.models import TrainingJob
 from models_registry.serving import clear_loaded
 from models_registry.training.pipeline import run_training
+from portal.tests import redis_guard
 from portal.tests.browser import CHROMIUM, CHROMIUM_ARGS
 from predictions import logbook
 
@@ -80,16 +82,36 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _redis_owned_by_the_suite():
+    """The Redis databases the fixtures below empty, each checked to be the suite's own.
+
+    Named to sort before the database fixtures: a refused Redis stops the run before any
+    test database is created.
+    """
+    databases = redis_guard.suite_databases(django_settings)
+    for setting, url in databases.items():
+        redis_guard.claim(setting, url)
+    return databases
+
+
 @pytest.fixture(autouse=True)
-def _empty_cache():
+def _empty_cache(_redis_owned_by_the_suite):
     # Login rate-limit counters live in the cache; one test's failures must not block another.
-    cache.clear()
+    url = _redis_owned_by_the_suite.get("CACHE_URL")
+    if url is None:
+        cache.clear()  # an in-process cache: nothing else is in it
+    else:
+        redis_guard.empty(url)
+    yield
+    if url is not None:
+        redis_guard.mark(url)  # a test that ran cache.clear() itself removed the mark
 
 
 @pytest.fixture(autouse=True)
-def _empty_log_buffer(settings):
+def _empty_log_buffer(_redis_owned_by_the_suite):
     # Records one test left buffered name users and models the next test never had.
-    if settings.PREDICTION_LOG_BUFFER_URL:
+    if "PREDICTION_LOG_BUFFER_URL" in _redis_owned_by_the_suite:
         client = logbook.buffer()
         client.delete(logbook.PENDING_KEY, logbook.LEASES_KEY, logbook.DRAIN_FLAG_KEY)
         keys = list(client.scan_iter(f"{logbook.PROCESSING_PREFIX}*"))

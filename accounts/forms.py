@@ -1,8 +1,15 @@
+from allauth.core import context
+from allauth.mfa.base.forms import AuthenticateForm
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
-from accounts.models import AuditAction, Role, TokenScope
+from accounts.models import AuditAction, AuditEvent, Role, TokenScope
 from accounts.roles import allowed_scopes
+from portal.http import client_ip
+
+# How the audit log names a refused second-factor code, by allauth's error code.
+REFUSED_CODE_ACTIONS = {"too_many_login_attempts": AuditAction.LOGIN_RATE_LIMITED}
 
 
 class TokenCreateForm(forms.Form):
@@ -46,3 +53,19 @@ class AuditFilterForm(forms.Form):
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     before = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class AuditedAuthenticateForm(AuthenticateForm):
+    """allauth's two-factor sign-in step (MFA_FORMS), with every refused code audited."""
+
+    def clean_code(self):
+        try:
+            return super().clean_code()
+        except ValidationError as error:
+            AuditEvent.objects.record(
+                REFUSED_CODE_ACTIONS.get(error.code, AuditAction.LOGIN_FAILED),
+                target=self.user,
+                details={"login": self.user.username, "step": "two_factor"},
+                ip=client_ip(context.request),
+            )
+            raise

@@ -193,6 +193,7 @@ class QuotaUsage(models.Model):
 class AuditAction(models.TextChoices):
     LOGIN = "login", "Logged in"
     LOGIN_FAILED = "login_failed", "Failed login"
+    LOGIN_RATE_LIMITED = "login_rate_limited", "Login refused: too many attempts"
     LOGOUT = "logout", "Logged out"
     TOKEN_CREATED = "token_created", "Token created"
     TOKEN_REVOKED = "token_revoked", "Token revoked"

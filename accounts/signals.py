@@ -19,6 +19,12 @@ def _ip(request):
     return client_ip(request) if request is not None else None
 
 
+def attempted_login(credentials):
+    """The login name tried; Django already masks the password, we drop it entirely."""
+    login = next((str(credentials[f]) for f in LOGIN_FIELDS if credentials.get(f)), "")
+    return login[:150]
+
+
 @receiver(user_logged_in, dispatch_uid="accounts.audit_login")
 def audit_login(sender, request, user, **kwargs):
     AuditEvent.objects.record(AuditAction.LOGIN, actor=user, target=user, ip=_ip(request))
@@ -32,10 +38,8 @@ def audit_logout(sender, request, user, **kwargs):
 
 @receiver(user_login_failed, dispatch_uid="accounts.audit_login_failed")
 def audit_login_failed(sender, credentials, request=None, **kwargs):
-    # Only the login name is kept; Django already masks the password, we drop it entirely.
-    login = next((str(credentials[f]) for f in LOGIN_FIELDS if credentials.get(f)), "")
     AuditEvent.objects.record(
-        AuditAction.LOGIN_FAILED, details={"login": login[:150]}, ip=_ip(request)
+        AuditAction.LOGIN_FAILED, details={"login": attempted_login(credentials)}, ip=_ip(request)
     )
 
 

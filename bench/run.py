@@ -66,6 +66,7 @@ def setup(env):
                 "--dataset=breast_cancer",
                 f"--estimator={estimator}",
                 "--promote",
+                "--in-process",  # before the worker starts: nobody would take a queued job
                 env=env,
             )
     return harness.manage("create_token", BENCH_USER, "--scope=predict", "--name=bench", env=env)

@@ -31,6 +31,7 @@ class MLModelForm(forms.ModelForm):
             "restricted",
             "gates",
             "max_regression",
+            "enforce_input_ranges",
         )
 
     def clean_gates(self):
@@ -47,8 +48,16 @@ class MLModelAdmin(GuardedModelAdmin):
 
     form = MLModelForm
 
-    list_display = ("name", "task_type", "restricted", "production", "owner", "created_at")
-    list_filter = ("task_type", "restricted")
+    list_display = (
+        "name",
+        "task_type",
+        "restricted",
+        "enforce_input_ranges",
+        "production",
+        "owner",
+        "created_at",
+    )
+    list_filter = ("task_type", "restricted", "enforce_input_ranges")
     search_fields = ("name", "description")
     inlines = [VersionInline]
     actions = ["rollback"]

@@ -20,7 +20,11 @@ class TrainForm(forms.Form):
     )
     dataset = forms.ChoiceField(choices=DATASET_CHOICES)
     csv_file = forms.FileField(
-        required=False, label="CSV file", help_text=f"Up to {datasets.MAX_CSV_BYTES // 2**20} MB."
+        required=False,
+        label="CSV file",
+        help_text=(
+            f"Up to {datasets.MAX_CSV_BYTES // 2**20} MB and {datasets.MAX_CSV_COLUMNS} columns."
+        ),
     )
     target_column = forms.CharField(required=False, max_length=200, label="Target column")
     estimator = forms.ChoiceField(choices=[(k, v.label) for k, v in ESTIMATORS.items()])
@@ -31,6 +35,12 @@ class TrainForm(forms.Form):
         help_text="One name=value per line; empty for the defaults.",
     )
     promote = forms.BooleanField(required=False, label="Promote if the gates pass")
+
+    def clean_csv_file(self):
+        upload = self.cleaned_data["csv_file"]
+        if upload is not None:  # refused from its size and first bytes, before it is read
+            datasets.check_csv_file(upload)
+        return upload
 
     def clean_params(self):
         lines = [line for line in self.cleaned_data["params"].splitlines() if line.strip()]
@@ -55,6 +65,13 @@ class ModelSettingsForm(forms.Form):
         min_value=0,
         label="Max regression vs production",
         help_text="On the primary metric (ROC AUC or RMSE); empty to skip.",
+    )
+    enforce_input_ranges = forms.BooleanField(
+        required=False,
+        label="Refuse inputs outside the training range",
+        help_text=(
+            "Off: such values are served, flagged in the log and shown on the monitoring pages."
+        ),
     )
 
     @staticmethod

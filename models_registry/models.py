@@ -31,6 +31,10 @@ class MLModelQuerySet(models.QuerySet):
         ).values("pk")
         return self.filter(Q(restricted=False) | Q(pk__in=granted))
 
+    def hidden_from(self, user):
+        """Restricted models `user` may not use: they, and their traces, look missing."""
+        return self.filter(restricted=True).exclude(pk__in=self.visible_to(user).values("pk"))
+
 
 class MLModel(models.Model):
     name = models.SlugField(max_length=100, unique=True)
@@ -50,6 +54,13 @@ class MLModel(models.Model):
     gates = models.JSONField(default=list, blank=True)
     # A candidate may trail production by at most this much on the primary metric.
     max_regression = models.FloatField(null=True, blank=True)
+    # Off by default: a value outside the training range is the drift monitoring exists to
+    # see, so it is served, flagged in the log and counted, unless the model asks to refuse it.
+    enforce_input_ranges = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Refuse (422) input values outside the range the schema learned in training.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = MLModelQuerySet.as_manager()

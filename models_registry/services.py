@@ -26,8 +26,13 @@ def training_start(
     promote=False,
     actor=None,
     ip=None,
+    enqueue=True,
 ):
-    """Validate everything that can be checked up front, create the job and queue it."""
+    """Validate everything that can be checked up front, create the job and queue it.
+
+    enqueue=False leaves the job queued without a message, for a caller that runs it itself
+    (`train_model --in-process`).
+    """
     from django.utils.text import slugify
 
     from models_registry.tasks import train_model_task
@@ -74,7 +79,8 @@ def training_start(
             },
             ip=ip,
         )
-        transaction.on_commit(lambda: train_model_task.delay(job.pk))
+        if enqueue:
+            transaction.on_commit(lambda: train_model_task.delay(job.pk))
     return job
 
 

@@ -8,6 +8,7 @@ are cached per process by version id and checksum: a new version is a new key, n
 import logging
 import re
 from collections import OrderedDict
+from dataclasses import dataclass
 from threading import Lock
 
 from django.core.cache import cache
@@ -34,30 +35,50 @@ def _pointer_key(model_name):
     return f"registry:production:{model_name}"
 
 
-def _access_key(model_name):
-    return f"registry:restricted:{model_name}"
+def _policy_key(model_name):
+    return f"registry:policy:{model_name}"
+
+
+@dataclass(frozen=True)
+class ModelPolicy:
+    """What serving must know of a model row itself (kept per worker while the memo stands)."""
+
+    restricted: bool
+    enforce_input_ranges: bool
+
+
+def model_policy(model_name):
+    """The ModelPolicy of an existing model, None when there is none."""
+    if not _SLUG.fullmatch(model_name):
+        return None  # never a model name, and not fit for a cache key
+    return memo.remember(("policy", model_name), lambda: _policy_lookup(model_name))
 
 
 def model_restricted(model_name):
     """True or False for an existing model (is it restricted?), None when there is none."""
-    if not _SLUG.fullmatch(model_name):
-        return None  # never a model name, and not fit for a cache key
-    return memo.remember(("restricted", model_name), lambda: _restricted_lookup(model_name))
+    policy = model_policy(model_name)
+    return None if policy is None else policy.restricted
 
 
-def _restricted_lookup(model_name):
-    state = cache.get(_access_key(model_name))
-    if state is None:
-        restricted = (
-            MLModel.objects.filter(name=model_name).values_list("restricted", flat=True).first()
+def _policy_lookup(model_name):
+    state = cache.get(_policy_key(model_name))
+    if not isinstance(state, dict):
+        row = (
+            MLModel.objects.filter(name=model_name)
+            .values("restricted", "enforce_input_ranges")
+            .first()
         )
-        state = {None: "missing", True: "restricted", False: "open"}[restricted]
-        cache.set(_access_key(model_name), state, POINTER_TTL_SECONDS)
-    return {"missing": None, "restricted": True, "open": False}[state]
+        state = {"missing": True} if row is None else row
+        cache.set(_policy_key(model_name), state, POINTER_TTL_SECONDS)
+    if state.get("missing"):
+        return None
+    return ModelPolicy(
+        restricted=state["restricted"], enforce_input_ranges=state["enforce_input_ranges"]
+    )
 
 
 def forget_model(model_name):
-    cache.delete_many([_access_key(model_name), _pointer_key(model_name)])
+    cache.delete_many([_policy_key(model_name), _pointer_key(model_name)])
     memo.bump()
 
 

@@ -1,8 +1,10 @@
 from celery import shared_task
 
 from models_registry.training.pipeline import run_training
+from models_registry.training.sweep import training_jobs_sweep
 
 TRAINING_TIME_LIMIT_SECONDS = 3600
+SWEEP_TIME_LIMIT_SECONDS = 60
 CANARY_TICK_TIME_LIMIT_SECONDS = 120
 SHADOW_TIME_LIMIT_SECONDS = 60
 
@@ -13,8 +15,22 @@ SHADOW_TIME_LIMIT_SECONDS = 60
     soft_time_limit=TRAINING_TIME_LIMIT_SECONDS - 60,
 )
 def train_model_task(job_id):
+    """Run a training job (a second message for the same job does nothing)."""
     version = run_training(job_id)
     return version.pk if version else None
+
+
+@shared_task(
+    name="models_registry.tasks.sweep_training_jobs_task",
+    time_limit=SWEEP_TIME_LIMIT_SECONDS,
+    soft_time_limit=SWEEP_TIME_LIMIT_SECONDS - 10,
+)
+def sweep_training_jobs_task():
+    """Beat's sweep: send stalled or lost training jobs to a worker again, or fail them."""
+    resend = training_jobs_sweep()
+    for job_id in resend:
+        train_model_task.delay(job_id)
+    return len(resend)
 
 
 @shared_task(

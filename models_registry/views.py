@@ -92,6 +92,7 @@ def model_detail(request, name):
                 "restricted": model.restricted,
                 "gates": ModelSettingsForm.gates_text(model.gates),
                 "max_regression": model.max_regression,
+                "enforce_input_ranges": model.enforce_input_ranges,
             }
         )
     if context["can_manage"] and model.restricted:
@@ -131,7 +132,11 @@ def model_predict(request, name):
                 row[feature["name"]] = raw  # validation reports it as not a number
     try:
         result, _ = predict_services.prediction_run(
-            user=request.user, model_name=model.name, rows=[row], request_id=request.request_id
+            user=request.user,
+            model_name=model.name,
+            rows=[row],
+            request_id=request.request_id,
+            client_request_id=request.client_request_id,
         )
     except predict_services.InvalidInputs as exc:
         errors = [f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors]

@@ -1,17 +1,28 @@
-"""/metrics: every worker's samples summed, plus values read fresh at scrape time."""
+"""/metrics: every worker's samples summed, plus values read fresh at scrape time.
 
+The samples name models, restricted ones included: with METRICS_BEARER_TOKEN set, both
+/metrics and each Celery worker's metrics port answer only that bearer secret.
+"""
+
+import hmac
 import logging
 import os
+import threading
+from http import HTTPStatus
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import prometheus_client
 from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.multiprocess import MultiProcessCollector
 
 logger = logging.getLogger(__name__)
 LOG_BUFFER_QUEUE = "prediction-log-buffer"
+BEARER_CHALLENGE = 'Bearer realm="metrics"'
+UNAUTHORIZED_BODY = b"Send Authorization: Bearer <METRICS_BEARER_TOKEN>\n"
 
 
 class ProductionVersionCollector:
@@ -107,9 +118,48 @@ def registry(*, scrape_time=True):
     return registry
 
 
+def authorized(authorization):
+    """Whether an Authorization header's value may read metrics: any, when no token is set."""
+    token = settings.METRICS_BEARER_TOKEN
+    if not token:
+        return True
+    scheme, _, credentials = authorization.partition(" ")
+    # Constant time: how much of a guess matched must not show in how long the answer takes.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        credentials.strip().encode(), token.encode()
+    )
+
+
+def _bearer_required(app):
+    """The WSGI `app`, answering 401 to a caller without the metrics bearer token."""
+
+    def guarded(environ, start_response):
+        if authorized(environ.get("HTTP_AUTHORIZATION", "")):
+            return app(environ, start_response)
+        start_response(
+            f"{HTTPStatus.UNAUTHORIZED.value} {HTTPStatus.UNAUTHORIZED.phrase}",
+            [("Content-Type", "text/plain; charset=utf-8"), ("WWW-Authenticate", BEARER_CHALLENGE)],
+        )
+        return [UNAUTHORIZED_BODY]
+
+    return guarded
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):
+        pass  # a scrape every 15 seconds is not worth a line in the worker's log
+
+
 def serve_worker_metrics(port, addr="0.0.0.0"):  # noqa: S104 - Prometheus scrapes from outside
-    """A Celery worker's own /metrics (its tasks' samples) for Prometheus to scrape."""
-    prometheus_client.start_http_server(port, addr=addr, registry=registry(scrape_time=False))
+    """A Celery worker's own /metrics (its tasks' samples) for Prometheus to scrape.
+
+    prometheus_client's own server has no authentication; this is the same WSGI app behind
+    the same bearer check as /metrics. Returns the server (tests shut it down).
+    """
+    app = _bearer_required(prometheus_client.make_wsgi_app(registry(scrape_time=False)))
+    server = make_server(addr, port, app, ThreadingWSGIServer, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True).start()
+    return server
 
 
 class _DefaultRegistry:
@@ -119,6 +169,14 @@ class _DefaultRegistry:
 
 @require_GET
 def metrics(request):
+    if not authorized(request.headers.get("Authorization", "")):
+        response = HttpResponse(
+            UNAUTHORIZED_BODY,
+            status=HTTPStatus.UNAUTHORIZED,
+            content_type="text/plain; charset=utf-8",
+        )
+        response["WWW-Authenticate"] = BEARER_CHALLENGE
+        return response
     return HttpResponse(
         prometheus_client.generate_latest(registry()),
         content_type=prometheus_client.CONTENT_TYPE_LATEST,

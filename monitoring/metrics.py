@@ -29,6 +29,12 @@ predictions = Counter(
 prediction_rows = Counter(
     "portal_prediction_rows_total", "Rows predicted", ["model", "version", "arm"]
 )
+# Values served although outside the schema's range (models that do not enforce ranges).
+prediction_out_of_range = Counter(
+    "portal_prediction_out_of_range_total",
+    "Rows served with a feature outside the range learned in training, per feature",
+    ["model", "version", "feature"],
+)
 prediction_latency = Histogram(
     "portal_prediction_latency_seconds",
     "Time from a validated request to its answer (model work and logging hand-off)",

@@ -132,6 +132,8 @@ class FeatureDrift(models.Model):
     psi = models.FloatField(null=True, blank=True)
     # Values of this feature in the window (missing ones not counted).
     values = models.PositiveBigIntegerField(default=0)
+    # Rows in the window served with this feature outside the schema's range (from the log).
+    out_of_range = models.PositiveBigIntegerField(default=0, db_default=0)
     # {"labels", "reference": proportions, "current": counts} per bucket, for the drift page.
     histogram = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=20, choices=DriftStatus.choices)
@@ -168,6 +170,8 @@ class TrafficRollup(models.Model):
     errors = models.PositiveBigIntegerField(default=0)
     rows = models.PositiveBigIntegerField(default=0)
     latency_ms_sum = models.FloatField(default=0)
+    # Rows served with a value outside the training range (models that do not enforce it).
+    out_of_range_rows = models.PositiveBigIntegerField(default=0, db_default=0)
     for _name in LATENCY_FIELDS:  # fifteen counters, one per latency bucket
         locals()[_name] = models.PositiveBigIntegerField(default=0)
     del _name

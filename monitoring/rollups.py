@@ -19,7 +19,14 @@ from predictions.models import Prediction, PredictionStatus
 # (model, its time field, which is also the date_trunc unit)
 ROLLUPS = ((TrafficMinute, "minute"), (TrafficHour, "hour"))
 _NAMES = ("model_name", "version_number", "arm")
-_COUNTERS = ("requests", "errors", "rows", "latency_ms_sum", *LATENCY_FIELDS)
+_COUNTERS = (
+    "requests",
+    "errors",
+    "rows",
+    "latency_ms_sum",
+    *LATENCY_FIELDS,
+    "out_of_range_rows",
+)
 
 
 def _bucket_filters(column):
@@ -50,6 +57,7 @@ def rollup_sql(source, model, unit):
         f"coalesce(sum(s.\"rows\") FILTER (WHERE s.status = '{PredictionStatus.OK}'), 0)",
         "coalesce(sum(s.latency_ms), 0)",
         *_bucket_filters("s.latency_ms"),
+        f"coalesce(sum(s.out_of_range_rows) FILTER (WHERE s.status = '{PredictionStatus.OK}'), 0)",
     ]
     key = (unit, *_NAMES)
     updates = ", ".join(f'"{c}" = t."{c}" + EXCLUDED."{c}"' for c in _COUNTERS)
@@ -88,6 +96,8 @@ def rollups_add(predictions):
             totals["errors"] += p.status == PredictionStatus.ERROR
             totals["rows"] += p.rows if p.status == PredictionStatus.OK else 0
             totals["latency_ms_sum"] += p.latency_ms
+            if p.status == PredictionStatus.OK:
+                totals["out_of_range_rows"] += p.out_of_range_rows or 0
             totals[LATENCY_FIELDS[_bucket(p.latency_ms)]] += 1
         for key in sorted(sums):
             rollup, _ = model.objects.get_or_create(**dict(zip((unit, *_NAMES), key, strict=True)))
@@ -106,7 +116,8 @@ def rollups_rebuild(*, since, until):
     until = until.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     log = Prediction._meta.db_table
     source = (
-        f'(SELECT created_at, model_name, version_number, arm, status, "rows", latency_ms '  # noqa: S608
+        "(SELECT created_at, model_name, version_number, arm, status, "  # noqa: S608
+        '"rows", latency_ms, out_of_range_rows '
         f"FROM {log} WHERE created_at >= %s AND created_at < %s)"
     )
     written = 0

@@ -82,6 +82,7 @@ def _report_store(result):
             p_value=column.p_value,
             psi=column.psi,
             values=column.values,
+            out_of_range=column.out_of_range,
             histogram=column.histogram,
             status=column.status,
             created_at=report.created_at,

@@ -32,7 +32,9 @@ RANGES = {
 }
 DEFAULT_RANGE = "hour"
 MIN_BIN_COVERAGE = 0.1  # a chart bin's rate is over at least this share of its step
-_SUMS = {name: Sum(name) for name in ("requests", "errors", "rows", *LATENCY_FIELDS)}
+_SUMS = {
+    name: Sum(name) for name in ("requests", "errors", "rows", "out_of_range_rows", *LATENCY_FIELDS)
+}
 
 
 def quantile(q, counts):
@@ -65,6 +67,7 @@ class Traffic:
     requests: int = 0
     errors: int = 0
     rows: int = 0
+    out_of_range_rows: int = 0  # rows served with a value outside the training range
     latency: list = field(default_factory=lambda: [0] * len(LATENCY_FIELDS))
 
     @classmethod
@@ -74,12 +77,17 @@ class Traffic:
             requests=sums["requests"] or 0,
             errors=sums["errors"] or 0,
             rows=sums["rows"] or 0,
+            out_of_range_rows=sums["out_of_range_rows"] or 0,
             latency=[sums[name] or 0 for name in LATENCY_FIELDS],
         )
 
     @property
     def per_second(self):
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def out_of_range_rate(self):
+        return self.out_of_range_rows / self.rows if self.rows else None
 
     @property
     def error_rate(self):

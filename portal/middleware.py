@@ -7,18 +7,31 @@ from django.conf import settings
 
 from portal import memo
 from portal.http import client_ip
-from portal.request_context import REQUEST_ID_HEADER, accept_request_id, request_id_var
+from portal.request_context import (
+    REQUEST_ID_HEADER,
+    client_request_id,
+    new_request_id,
+    request_id_var,
+)
 
 access_log = logging.getLogger("portal.request")
 
 
 class RequestIdMiddleware:
+    """`request.request_id` is ours, always fresh; `request.client_request_id` the client's.
+
+    A client may send any id, twice or someone else's, so nothing keyed by an id (the
+    prediction log) may take the client's. The response header and log lines carry the
+    client's id when it sent one (correlation), else ours.
+    """
+
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
-        request.request_id = request_id
+        request.client_request_id = client_request_id(request.headers.get(REQUEST_ID_HEADER))
+        request.request_id = new_request_id()
+        request_id = request.client_request_id or request.request_id
         token = request_id_var.set(request_id)
         scope = memo.request_started()
         started = time.perf_counter()

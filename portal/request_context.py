@@ -15,11 +15,11 @@ def new_request_id():
     return uuid.uuid4().hex
 
 
-def accept_request_id(value):
-    """Return the client's id when it is safe to echo, else a fresh one."""
+def client_request_id(value):
+    """The client's X-Request-ID when it is safe to echo, else ''."""
     if value and REQUEST_ID_PATTERN.match(value):
         return value
-    return new_request_id()
+    return ""
 
 
 def current_request_id():

@@ -105,6 +105,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "portal.middleware.RequestIdMiddleware",
+    # Outside all the others, so an error any of them answers under /api/ is JSON too.
+    "portal.api_middleware.JsonApiErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -153,7 +155,9 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 
-_cache_url = CACHE_URL or (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
+# By default the broker's Redis with the other database of its pair (0 and 1, ...): the cache
+# is cleared with FLUSHDB, which must never reach the log records buffered beside the broker.
+_cache_url = CACHE_URL or config.redis_sibling_url(CELERY_BROKER_URL)
 if _cache_url:
     CACHES = {
         "default": {
@@ -190,6 +194,8 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SESSION_REMEMBER = None
 # allauth's defaults already limit login failures; written out so the choice is visible.
+# "ip" is the client's address under TRUSTED_PROXY_COUNT, "key" the account at that address
+# (accounts.adapters), so nobody locks out another person from elsewhere.
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env_str("LOGIN_RATE_LIMIT", "10/m/ip,5/5m/key"),
     "reset_password": "20/m/ip,5/m/key",
@@ -197,6 +203,7 @@ ACCOUNT_RATE_LIMITS = {
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "MLOps Portal")
+MFA_FORMS = {"authenticate": "accounts.forms.AuditedAuthenticateForm"}
 GUARDIAN_RAISE_403 = False
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row
 
@@ -303,6 +310,18 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_RESULT_EXPIRES = 3600
 PERFORMANCE_SWEEP_SECONDS = env_int("PERFORMANCE_SWEEP_SECONDS", 600)
 ROLLUP_RETENTION_DAYS = env_int("ROLLUP_RETENTION_DAYS", 90)
+# Training and batch jobs beat a heartbeat while they run. The broker alone would hand a dead
+# worker's job back only after the visibility timeout (or never, after a Redis restart), so
+# beat sweeps every JOB_SWEEP_SECONDS: a job silent for JOB_STALL_SECONDS, or queued that
+# long with nobody taking it, is sent again, or failed (quota refunded) after its last attempt.
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10)
+JOB_STALL_SECONDS = env_int("JOB_STALL_SECONDS", 120)
+JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 30)
+if JOB_STALL_SECONDS < 2 * JOB_HEARTBEAT_SECONDS:
+    _parse_errors.append(
+        "JOB_STALL_SECONDS must be at least twice JOB_HEARTBEAT_SECONDS "
+        "(else a live job that missed one beat is taken for dead)"
+    )
 CELERY_BEAT_SCHEDULE = {
     # Requests ask for drains themselves; this only sweeps up after a lost request.
     "drain-prediction-log": {
@@ -341,10 +360,26 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.tasks.purge_rollups_task",
         "schedule": 6 * 3600,
     },
+    # Each app sweeps its own jobs: resend the stalled or lost ones, fail the hopeless ones.
+    # A sweep stuck behind a backlog expires, so one that runs has seen the (FIFO) queue
+    # drained up to it: a job queued before it and still queued lost its message.
+    "sweep-training-jobs": {
+        "task": "models_registry.tasks.sweep_training_jobs_task",
+        "schedule": float(JOB_SWEEP_SECONDS),
+        "options": {"expires": JOB_SWEEP_SECONDS},
+    },
+    "sweep-batch-jobs": {
+        "task": "predictions.tasks.sweep_batch_jobs_task",
+        "schedule": float(JOB_SWEEP_SECONDS),
+        "options": {"expires": JOB_SWEEP_SECONDS},
+    },
 }
 
 # ---------------------------------------------------------------- prediction log
-# Log records wait in a Redis list (the broker's Redis unless set) for batched inserts.
+# Log records wait in a Redis list (the broker's Redis database unless set) for batched
+# inserts. Nothing is lost only if that Redis writes every change to its append-only file
+# before answering (deploy/redis/redis.conf; /readiness warns otherwise), and production
+# refuses a cache in the same database.
 PREDICTION_LOG_BUFFER_URL = env_str("PREDICTION_LOG_BUFFER_URL") or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
 )
@@ -384,6 +419,9 @@ LIVE_ACCURACY_MAX_FEEDBACK = env_int("LIVE_ACCURACY_MAX_FEEDBACK", 50_000)
 # Django streams uploads over FILE_UPLOAD_MAX_MEMORY_SIZE to a temporary file, not to memory.
 BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 1_000_000)
 BATCH_MAX_UPLOAD_MB = env_int("BATCH_MAX_UPLOAD_MB", 50)
+# Most columns a batch CSV header may have, whatever the model: a header is refused from its
+# first bytes once it is wider than the model's features plus a few, or than this.
+BATCH_MAX_COLUMNS = env_int("BATCH_MAX_COLUMNS", 1000)
 
 # ---------------------------------------------------------------- experiments
 # Admins may force an arm with the X-Experiment-Group header; true lets every predict user.
@@ -409,6 +447,14 @@ if _metrics_dir:
         Path(_metrics_dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         _parse_errors.append(f"PROMETHEUS_MULTIPROC_DIR cannot be created ({exc.strerror})")
+# When set, /metrics (and each Celery worker's metrics port) answers only
+# `Authorization: Bearer <this>`: the samples name models, restricted ones included.
+METRICS_BEARER_TOKEN = env_str("METRICS_BEARER_TOKEN")
+if METRICS_BEARER_TOKEN and len(METRICS_BEARER_TOKEN) < 24:
+    _parse_errors.append(
+        "METRICS_BEARER_TOKEN must be at least 24 characters, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )
 
 # ---------------------------------------------------------------- logging
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
@@ -448,6 +494,8 @@ if not DEBUG:
             "DATABASE_URL": DATABASE_URL,
             "CELERY_BROKER_URL": env_str("CELERY_BROKER_URL"),
             "CACHE_URL": CACHE_URL,
+            "cache_url": _cache_url,
+            "PREDICTION_LOG_BUFFER_URL": PREDICTION_LOG_BUFFER_URL,
             "CSRF_TRUSTED_ORIGINS": CSRF_TRUSTED_ORIGINS,
         }
     )

@@ -1,9 +1,13 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
 from monitoring import exposition
 from portal import health, views
 from portal.api import api
+
+# Django admin signs in through allauth's login: one login, with two-factor and rate limits.
+admin.site.login = secure_admin_login(admin.site.login)
 
 portal_patterns = ([path("", views.dashboard, name="dashboard")], "portal")
 
@@ -21,6 +25,7 @@ urlpatterns = [
     path("metrics", exposition.metrics, name="metrics"),
 ]
 
+handler400 = "portal.views.bad_request"
 handler403 = "portal.views.permission_denied"
 handler404 = "portal.views.page_not_found"
 handler500 = "portal.views.server_error"

@@ -3,16 +3,17 @@
 from http import HTTPStatus
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
+from django.views import defaults
 from django.views.decorators.http import require_GET
 
 from accounts.models import ApiToken
 from accounts.quotas import quota_statuses
 from accounts.roles import role_of
-
-API_PREFIX = "/api/"
+from portal.api_middleware import API_PREFIX
 
 
 @login_required
@@ -36,6 +37,19 @@ def _error(request, status, template, detail):
     if request.path.startswith(API_PREFIX):
         return JsonResponse({"detail": detail}, status=status)
     return render(request, template, {"status": status}, status=status)
+
+
+def bad_request(request, exception=None):
+    # Django's own refusals (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a host not allowed),
+    # raised before or outside any API view.
+    if not request.path.startswith(API_PREFIX):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(
+            {"detail": "The request body is too large."},
+            status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        )
+    return JsonResponse({"detail": "Bad request"}, status=HTTPStatus.BAD_REQUEST)
 
 
 def permission_denied(request, exception=None):

@@ -20,6 +20,19 @@ from predictions.schemas import (
 
 router = Router(tags=["predict"])
 EXPERIMENT_GROUP_HEADER = "X-Experiment-Group"
+# Feedback checks labels against the version's classes: its large columns stay unread.
+FEEDBACK_UNUSED_FIELDS = (
+    "inputs",
+    "outputs",
+    "probabilities",
+    "version__reference_stats",
+    "version__input_schema",
+)
+# Beyond the standard errors every route documents (portal.api_errors.document_errors).
+PREDICT_ERRORS = {
+    HTTPStatus.INTERNAL_SERVER_ERROR: {"description": "The model failed on valid inputs."},
+    HTTPStatus.SERVICE_UNAVAILABLE: {"description": "The model has no production version."},
+}
 
 
 def _may_force_arm(user):
@@ -32,11 +45,15 @@ def _may_force_arm(user):
     response=PredictOut,
     auth=predict_auth,
     url_name="predict",
+    openapi_extra={"responses": PREDICT_ERRORS},
 )
 def predict(request, response: HttpResponse, name: str, payload: PredictIn):
     """Predict with the production version, or the caller's arm of a running experiment.
 
     Counts one quota unit per row. Admins may force an arm with `X-Experiment-Group: ARM`.
+    The body's `request_id` names this prediction's log row (feedback takes it); the
+    `X-Request-ID` header echoes the caller's id if it sent one, kept in the row as
+    `client_request_id`.
     """
     forced_arm = request.headers.get(EXPERIMENT_GROUP_HEADER, "").strip() or None
     if forced_arm and not _may_force_arm(request.auth):
@@ -47,6 +64,7 @@ def predict(request, response: HttpResponse, name: str, payload: PredictIn):
             model_name=name,
             rows=payload.inputs,
             request_id=request.request_id,
+            client_request_id=request.client_request_id,
             forced_arm=forced_arm,
         )
     except services.UnknownArm as exc:
@@ -74,6 +92,7 @@ class HistoryFilters(Schema):
     since: datetime | None = None
     until: datetime | None = None
     user: str | None = None
+    client_request_id: str | None = None
     cursor: str | None = None
     limit: int = history.DEFAULT_PAGE_SIZE
 
@@ -84,6 +103,7 @@ def _out(prediction):
     feedback = getattr(prediction, "feedback", None)
     return {
         "request_id": prediction.request_id,
+        "client_request_id": prediction.client_request_id or None,
         "username": prediction.user.username if prediction.user else None,
         "model": prediction.model_name,
         "version": prediction.version_number,
@@ -95,12 +115,18 @@ def _out(prediction):
         "latency_ms": prediction.latency_ms,
         "status": prediction.status,
         "error": prediction.error or None,
+        "out_of_range": prediction.out_of_range,
         "created_at": prediction.created_at,
         "feedback": feedback.labels if feedback else None,
     }
 
 
-@router.get("/predictions", response=PredictionPageOut, url_name="list_predictions")
+@router.get(
+    "/predictions",
+    response=PredictionPageOut,
+    url_name="list_predictions",
+    openapi_extra={"responses": {HTTPStatus.BAD_REQUEST: {"description": "Unknown cursor."}}},
+)
 def list_predictions(request, filters: Query[HistoryFilters]):
     """Your prediction history (admins: anyone's, filter by user), newest first, by cursor."""
     queryset = Prediction.objects.for_user(request.auth).select_related("user", "feedback")
@@ -123,14 +149,21 @@ def list_predictions(request, filters: Query[HistoryFilters]):
     url_name="create_feedback",
 )
 def create_feedback(request, request_id: str, payload: FeedbackIn):
-    """Record the true labels of a logged prediction (its owner or an admin)."""
-    prediction = Prediction.objects.for_user(request.auth).filter(request_id=request_id).first()
+    """Record the true labels of a logged prediction (its owner or an admin).
+
+    One label per row: one of the version's classes (classifiers) or a finite number
+    (regressors), or null for a row without truth; anything else is a 422 naming the row.
+    """
+    prediction = (
+        Prediction.objects.for_user(request.auth)
+        .select_related("model", "version")
+        .defer(*FEEDBACK_UNUSED_FIELDS)
+        .filter(request_id=request_id)
+        .first()
+    )
     if prediction is None:
-        raise Http404  # someone else's prediction looks exactly like a missing one
-    if len(payload.labels) != prediction.rows:
-        raise HttpError(
-            HTTPStatus.UNPROCESSABLE_ENTITY,
-            f"Give one label per row: this prediction has {prediction.rows} row(s).",
-        )
+        # Someone else's prediction, or one of a model hidden from the caller (a revoked
+        # grant), looks exactly like a missing one.
+        raise Http404
     services.feedback_record(prediction=prediction, labels=payload.labels, given_by=request.auth)
     return Status(HTTPStatus.CREATED, {"request_id": request_id, "labels": payload.labels})

@@ -128,22 +128,32 @@ def _submission(request):
             )
         return upload, None
     if request.content_type == "application/json":
-        try:
-            payload = JobRowsIn.model_validate(json.loads(request.body))
-        except RequestDataTooBig:
-            raise BadUpload(
-                "The JSON body is too large: upload the rows as a CSV file instead.",
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-            ) from None
-        except ValidationError as exc:
-            raise NinjaValidationError(json.loads(exc.json(include_url=False))) from None
-        except ValueError as exc:
-            raise HttpError(HTTPStatus.UNPROCESSABLE_ENTITY, f"Invalid JSON: {exc}") from None
-        return None, payload.rows
+        return None, _json_rows(request)
     raise BadUpload(
         f"Send JSON {{\"rows\": [...]}} or a multipart CSV upload (field '{UPLOAD_FIELD}').",
         HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     )
+
+
+def _json_rows(request):
+    """The rows of a JSON body `{"rows": [...]}`, refused as the predict route refuses them."""
+    try:
+        data = json.loads(request.body)
+    except RequestDataTooBig:
+        raise BadUpload(
+            "The JSON body is too large: upload the rows as a CSV file instead.",
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        ) from None
+    except (ValueError, RecursionError) as exc:  # RecursionError: brackets nested too deep
+        detail = "too deeply nested" if isinstance(exc, RecursionError) else str(exc)
+        raise HttpError(HTTPStatus.BAD_REQUEST, f"Cannot parse the JSON body: {detail}") from None
+    try:
+        return JobRowsIn.model_validate(data).rows
+    except ValidationError as exc:
+        errors = json.loads(exc.json(include_url=False, include_input=False))
+        raise NinjaValidationError(
+            [{**error, "loc": ["body", *error["loc"]]} for error in errors]
+        ) from None
 
 
 @router.post(
@@ -151,7 +161,15 @@ def _submission(request):
     response={HTTPStatus.ACCEPTED: JobCreatedOut},
     auth=predict_auth,
     url_name="create_job",
-    openapi_extra={"requestBody": REQUEST_BODY},
+    openapi_extra={
+        "requestBody": REQUEST_BODY,
+        "responses": {
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE: {"description": "Neither JSON nor a CSV upload."},
+            HTTPStatus.SERVICE_UNAVAILABLE: {
+                "description": "No production version, or the job queue is unavailable."
+            },
+        },
+    },
 )
 def create_job(request, response: HttpResponse, name: str):
     """Start a batch job on the production version; reserves one quota unit per row."""
@@ -193,7 +211,10 @@ def get_job(request, job_id: UUID):
     "/jobs/{job_id}/result",
     url_name="get_job_result",
     openapi_extra={
-        "responses": {HTTPStatus.OK: {"description": "CSV", "content": {"text/csv": {}}}}
+        "responses": {
+            HTTPStatus.OK: {"description": "CSV", "content": {"text/csv": {}}},
+            HTTPStatus.CONFLICT: {"description": "The job has not succeeded (yet)."},
+        }
     },
 )
 def get_job_result(request, job_id: UUID):

@@ -37,6 +37,7 @@ def filter_history(
     since=None,
     until=None,
     user=None,
+    client_request_id=None,
 ):
     if model:
         queryset = queryset.filter(model_name=model)
@@ -52,6 +53,8 @@ def filter_history(
         queryset = queryset.filter(created_at__lt=until)
     if user:
         queryset = queryset.filter(user__username=user)
+    if client_request_id:
+        queryset = queryset.filter(client_request_id=client_request_id)
     return queryset
 
 

@@ -5,8 +5,9 @@ interval (PREDICTION_LOG_FLUSH_MS), asks Celery for a drain. A drain claims up t
 records atomically into its own processing list, leased in a sorted set, inserts them with one
 multi-row INSERT and only then deletes the processing list. A drain killed mid-batch leaves
 its lease behind; when the lease expires, the next drain puts those records back. When Redis
-cannot take the record, the row is inserted directly instead. The unique request id makes
-every path idempotent, so a record handled twice is written once.
+cannot take the record, the row is inserted directly instead. The unique request id (the
+server's own; a client's X-Request-ID is kept beside it, as it may repeat) makes every path
+idempotent, so a record handled twice is written once.
 """
 
 import json
@@ -31,6 +32,7 @@ PROCESSING_PREFIX = "predictions:log:processing:"
 DRAIN_FLAG_KEY = "predictions:log:drain-requested"
 FIELDS = (
     "request_id",
+    "client_request_id",
     "user_id",
     "model_id",
     "version_id",
@@ -45,11 +47,19 @@ FIELDS = (
     "created_at",
     "status",
     "error",
+    "out_of_range",
+    "out_of_range_rows",
 )
 
 # Move up to ARGV[1] records from the pending list into this drain's processing list, and
-# lease it until ARGV[2], in one atomic step: a record is always in exactly one list.
+# lease it until ARGV[2], in one atomic step: a record is always in exactly one list. A claim
+# run again on the same processing list (a retry whose first reply was lost) returns what the
+# list holds and moves nothing: a second batch there would be deleted, uninserted, with the first.
 _CLAIM = """
+local held = redis.call('LRANGE', KEYS[2], 0, -1)
+if #held > 0 then
+  return held
+end
 local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 if #items > 0 then
   redis.call('LTRIM', KEYS[1], #items, -1)
@@ -88,21 +98,25 @@ _REFERENCES = {
 # inserted are added to the per-minute rollups in the same statement (monitoring.rollups).
 _INSERT_JSON_SQL = f"""
 WITH inserted AS (
-INSERT INTO {_PREDICTIONS} (request_id, user_id, model_id, version_id, model_name,
-    version_number, arm, inputs, outputs, probabilities, "rows", latency_ms, created_at,
-    status, error)
-SELECT r.request_id, u.id, m.id, v.id, r.model_name, r.version_number, coalesce(r.arm, ''),
-    r.inputs, coalesce(r.outputs, '[]'), r.probabilities, r."rows", r.latency_ms,
-    r.created_at, coalesce(r.status, '{PredictionStatus.OK}'), coalesce(r.error, '')
-FROM json_to_recordset(%s::json) AS r(request_id text, user_id bigint, model_id bigint,
-    version_id bigint, model_name text, version_number integer, arm text, inputs jsonb,
-    outputs jsonb, probabilities jsonb, "rows" integer, latency_ms double precision,
-    created_at timestamptz, status text, error text)
+INSERT INTO {_PREDICTIONS} (request_id, client_request_id, user_id, model_id, version_id,
+    model_name, version_number, arm, inputs, outputs, probabilities, "rows", latency_ms,
+    created_at, status, error, out_of_range, out_of_range_rows)
+SELECT r.request_id, coalesce(r.client_request_id, ''), u.id, m.id, v.id, r.model_name,
+    r.version_number, coalesce(r.arm, ''), r.inputs, coalesce(r.outputs, '[]'),
+    r.probabilities, r."rows", r.latency_ms, r.created_at,
+    coalesce(r.status, '{PredictionStatus.OK}'), coalesce(r.error, ''), r.out_of_range,
+    coalesce(r.out_of_range_rows, 0)
+FROM json_to_recordset(%s::json) AS r(request_id text, client_request_id text,
+    user_id bigint, model_id bigint, version_id bigint, model_name text, version_number integer,
+    arm text, inputs jsonb, outputs jsonb, probabilities jsonb, "rows" integer,
+    latency_ms double precision, created_at timestamptz, status text, error text,
+    out_of_range jsonb, out_of_range_rows integer)
 LEFT JOIN {_REFERENCES["user_id"]} u ON u.id = r.user_id
 LEFT JOIN {_REFERENCES["model_id"]} m ON m.id = r.model_id
 LEFT JOIN {_REFERENCES["version_id"]} v ON v.id = r.version_id
 ON CONFLICT (request_id) DO NOTHING
-RETURNING created_at, model_name, version_number, arm, status, "rows", latency_ms
+RETURNING created_at, model_name, version_number, arm, status, "rows", latency_ms,
+    out_of_range_rows
 ), {rollup_ctes("inserted")}
 SELECT count(*) FROM inserted
 """  # noqa: S608 - the table names are ours
@@ -121,8 +135,10 @@ def _write_orm(records):
     for record in records:
         values = {field: record.get(field) for field in FIELDS}
         values["arm"] = values["arm"] or ""
+        values["client_request_id"] = values["client_request_id"] or ""
         values["status"] = values["status"] or PredictionStatus.OK
         values["error"] = values["error"] or ""
+        values["out_of_range_rows"] = values["out_of_range_rows"] or 0
         if isinstance(values["created_at"], str):
             values["created_at"] = parse_datetime(values["created_at"])
         objects.append(Prediction(**values))
@@ -237,6 +253,13 @@ def reclaim_expired(client, now=None):
     return returned
 
 
+def claim(client, processing, *, batch_size, lease_seconds):
+    """Lease up to `batch_size` pending records into `processing`; safe to run again."""
+    return client.eval(
+        _CLAIM, 3, PENDING_KEY, processing, LEASES_KEY, batch_size, time.time() + lease_seconds
+    )
+
+
 def drain(*, batch_size=None, lease_seconds=None, max_batches=None):
     """Insert buffered records batch by batch until the buffer is empty; return rows inserted."""
     client = buffer()
@@ -246,9 +269,7 @@ def drain(*, batch_size=None, lease_seconds=None, max_batches=None):
     inserted = batches = 0
     while max_batches is None or batches < max_batches:
         processing = f"{PROCESSING_PREFIX}{uuid.uuid4().hex}"
-        items = client.eval(
-            _CLAIM, 3, PENDING_KEY, processing, LEASES_KEY, batch_size, time.time() + lease_seconds
-        )
+        items = claim(client, processing, batch_size=batch_size, lease_seconds=lease_seconds)
         if not items:
             break
         inserted += _write_claimed(items)

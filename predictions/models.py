@@ -6,18 +6,43 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from models_registry.models import MLModel
+from portal import memo
+
 
 class PredictionStatus(models.TextChoices):
     OK = "ok", "OK"
     ERROR = "error", "Error"
 
 
+def hidden_model_ids(user):
+    """Ids of the restricted models `user` may not use (or no longer may): a few at most.
+
+    Remembered per user until a grant, a model or the user's permissions change (each bumps
+    the memo), so a history page pays no query for it.
+    """
+    return memo.remember(
+        ("hidden-models", user.pk),
+        lambda: tuple(MLModel.objects.hidden_from(user).values_list("pk", flat=True)),
+    )
+
+
+def _without_hidden_models(queryset, user):
+    hidden = hidden_model_ids(user)
+    # No condition at all when nothing is hidden: the history's index plans stay as they are.
+    return queryset.exclude(model_id__in=hidden) if hidden else queryset
+
+
 class PredictionQuerySet(models.QuerySet):
     def for_user(self, user):
-        """Everyone's for those allowed to see all history, else the user's own."""
+        """Everyone's for those allowed to see all history, else the user's own.
+
+        Less the rows of models hidden from the user: a revoked grant hides the model's old
+        predictions too (they look missing, 404), as it hides the model.
+        """
         if user.has_perm("accounts.view_all_history"):
             return self
-        return self.filter(user=user)
+        return _without_hidden_models(self.filter(user=user), user)
 
 
 class Prediction(models.Model):
@@ -48,6 +73,10 @@ class Prediction(models.Model):
         max_length=10, choices=PredictionStatus.choices, default=PredictionStatus.OK
     )
     error = models.TextField(blank=True)
+    # Values outside the schema's range that were served (the model does not enforce ranges):
+    # {feature: rows with such a value}, null when none; and how many rows had any.
+    out_of_range = models.JSONField(null=True, blank=True)
+    out_of_range_rows = models.PositiveIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(db_index=True)
 
     objects = PredictionQuerySet.as_manager()
@@ -108,10 +137,13 @@ class BatchJobStatus(models.TextChoices):
 
 class BatchJobQuerySet(models.QuerySet):
     def for_user(self, user):
-        """Everyone's jobs for those allowed to see all history, else the user's own."""
+        """Everyone's jobs for those allowed to see all history, else the user's own.
+
+        Less the jobs of models hidden from the user (a revoked grant hides old results too).
+        """
         if user.has_perm("accounts.view_all_history"):
             return self
-        return self.filter(owner=user)
+        return _without_hidden_models(self.filter(owner=user), user)
 
 
 class BatchJob(models.Model):

@@ -25,6 +25,9 @@ class PredictOut(Schema):
 
 class PredictionOut(Schema):
     request_id: str
+    client_request_id: str | None = Field(
+        None, description="The X-Request-ID the caller sent with the prediction, if any."
+    )
     username: str | None
     model: str
     version: int
@@ -36,6 +39,11 @@ class PredictionOut(Schema):
     latency_ms: float
     status: str
     error: str | None
+    out_of_range: dict[str, int] | None = Field(
+        None,
+        description="Rows served with each feature outside the range learned in training "
+        "(models that do not enforce ranges), if any.",
+    )
     created_at: datetime
     feedback: list[Any] | None
 
@@ -45,8 +53,21 @@ class PredictionPageOut(Schema):
     next_cursor: str | None
 
 
+# What a label may be; which ones fit is the prediction's version's business (its classes,
+# or numbers for a regressor), checked by predictions.services.feedback_label_errors.
+LABEL_SCHEMA = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "null"}]}
+
+
 class FeedbackIn(Schema):
-    labels: list[Any] = Field(..., min_length=1, description="The true label of each row.")
+    labels: list[Any] = Field(
+        ...,
+        min_length=1,
+        description=(
+            "The true label of each row, in order: one of the version's classes (a classifier) "
+            "or a finite number (a regressor); null for a row whose truth is unknown."
+        ),
+        json_schema_extra={"items": LABEL_SCHEMA},
+    )
 
 
 class FeedbackOut(Schema):

@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+import math
 import time
 
 from django.db import transaction
@@ -12,12 +13,12 @@ from accounts.quotas import quota_release, quota_reserve
 from models_registry import serving
 from models_registry.experiments import routing
 from models_registry.experiments.routing import UnknownArm  # noqa: F401 - callers catch it here
-from models_registry.models import MLModel, ModelVersion
+from models_registry.models import MLModel, ModelVersion, TaskType
 from monitoring import metrics
 from portal import memo
 from predictions.logbook import log_prediction
 from predictions.models import Feedback, PredictionStatus
-from predictions.validation import validate_rows
+from predictions.validation import check_rows
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,10 @@ def predict_rows(version, rows):
     return serving.load_predictor(version).predict_rows(rows)
 
 
-def _record(*, request_id, user, version, arm, rows, started, **fields):
+def _record(*, request_id, client_request_id, user, version, arm, rows, started, **fields):
     return {
         "request_id": request_id,
+        "client_request_id": client_request_id,
         "user_id": user.pk if user else None,
         "model_id": version.model_id,
         "version_id": version.pk,
@@ -82,11 +84,38 @@ def _visible(user, model_name):
     )
 
 
-def prediction_run(*, user, model_name, rows, request_id, forced_arm=None):
+def _check(version, rows, model_name):
+    """Validate against the version's schema; ranges as its model's setting says."""
+    policy = serving.model_policy(model_name)
+    enforce = policy is None or policy.enforce_input_ranges
+    return check_rows(version.input_schema, rows, enforce_ranges=enforce)
+
+
+def _flags(checked):
+    """The log record's fields for values served outside their range (none: nothing)."""
+    if not checked.out_of_range_rows:
+        return {}
+    return {
+        "out_of_range": dict(checked.out_of_range),
+        "out_of_range_rows": checked.out_of_range_rows,
+    }
+
+
+def _count_out_of_range(version, checked):
+    for feature, rows in checked.out_of_range.items():
+        metrics.prediction_out_of_range.labels(
+            model=version.model.name, version=str(version.version), feature=feature
+        ).inc(rows)
+
+
+def prediction_run(*, user, model_name, rows, request_id, client_request_id="", forced_arm=None):
     """Predict for `rows`; return (response body, quota status). Raises on refusal.
 
-    A running experiment on the model chooses the version (the caller's arm, or `forced_arm`,
-    which raises UnknownArm when the experiment has no such arm); otherwise production answers.
+    `request_id` keys the log row, so it must be the server's own (a client can repeat its
+    ids, and a repeated key would drop the row); the client's X-Request-ID, if any, is kept
+    beside it as `client_request_id`. A running experiment on the model chooses the version
+    (the caller's arm, or `forced_arm`, which raises UnknownArm when the experiment has no such
+    arm); otherwise production answers.
     """
     if not _visible(user, model_name):
         raise ModelNotFound(model_name)
@@ -97,18 +126,20 @@ def prediction_run(*, user, model_name, rows, request_id, forced_arm=None):
         version, arm, shadows = serving.production_version(model_name), None, ()
     if version is None:
         raise NoProductionVersion(model_name)
-    errors = validate_rows(version.input_schema, rows)
-    if errors:
-        raise InvalidInputs(errors)
+    checked = _check(version, rows, model_name)
+    if checked.errors:
+        raise InvalidInputs(checked.errors)
     quota = quota_reserve(user=user, kind=QuotaKind.PREDICTION_ROWS, units=len(rows))
     started = time.perf_counter()
     context = {
         "request_id": request_id,
+        "client_request_id": client_request_id,
         "user": user,
         "version": version,
         "arm": arm,
         "rows": rows,
         "started": started,
+        **_flags(checked),
     }
     try:
         predictions, probabilities = predict_rows(version, rows)
@@ -127,6 +158,7 @@ def prediction_run(*, user, model_name, rows, request_id, forced_arm=None):
         raise PredictionFailed(model_name) from exc
     log_prediction(_record(**context, outputs=predictions, probabilities=probabilities))
     _count(version, arm, PredictionStatus.OK, rows, started)
+    _count_out_of_range(version, checked)
     _shadows_enqueue(shadows, user=user, rows=rows, request_id=request_id)
     body = {
         "model": model_name,
@@ -176,13 +208,16 @@ def prediction_shadow(*, version_id, rows, request_id, user_id, arm):
     user = User.objects.filter(pk=user_id).first() if user_id else None
     context = {
         "request_id": shadow_request_id(request_id, arm),
+        "client_request_id": "",  # the shadow's key names the answered row, which has it
         "user": user,
         "version": version,
         "arm": arm,
         "rows": rows,
         "started": time.perf_counter(),
     }
-    errors = validate_rows(version.input_schema, rows)
+    checked = _check(version, rows, version.model.name)
+    context.update(_flags(checked))
+    errors = checked.errors
     if errors:
         record = _record(
             **context,
@@ -207,9 +242,64 @@ def prediction_shadow(*, version_id, rows, request_id, user_id, arm):
 
 
 # ---------------------------------------------------------------- feedback
+# An unknown label's error names the version's classes, up to this many.
+CLASSES_SHOWN = 20
+
+
+def _label_error(index, message, kind):
+    return {"loc": ["body", "labels", index], "msg": message, "type": kind}
+
+
+def _label_problem(label, *, regression, classes):
+    """(message, type) of what is wrong with one label, or None when it is a fit."""
+    if label is None:
+        return None  # "no truth for this row": counted nowhere
+    if isinstance(label, bool):
+        return "A label is a class or a number, not true or false", "bool_type"
+    if isinstance(label, dict | list):
+        return "A label is one value (a class or a number), not an object or a list", "type_error"
+    if isinstance(label, float) and not math.isfinite(label):
+        return "A label must be a finite number", "finite_number"
+    if regression:
+        if not isinstance(label, int | float):
+            return "This model is a regressor: its labels are numbers", "number_type"
+    elif classes and str(label) not in classes:
+        shown = ", ".join(classes[:CLASSES_SHOWN]) + (", …" if len(classes) > CLASSES_SHOWN else "")
+        return f"Not one of this version's classes: {shown}", "enum"
+    return None
+
+
+def feedback_label_errors(*, prediction, labels):
+    """Field-level errors of `labels` for `prediction` (none when they fit).
+
+    One label per row: a class of the prediction's version (compared as text, as classes
+    are stored) for a classifier, a finite number for a regressor, or None for a row
+    without truth.
+    """
+    if len(labels) != prediction.rows:
+        message = f"Give one label per row: this prediction has {prediction.rows} row(s)."
+        return [{"loc": ["body", "labels"], "msg": message, "type": "length"}]
+    version = prediction.version
+    model = prediction.model or (version.model if version else None)
+    regression = model is not None and model.task_type == TaskType.REGRESSION
+    classes = [str(c) for c in version.output_classes] if version and not regression else []
+    errors = []
+    for index, label in enumerate(labels):
+        problem = _label_problem(label, regression=regression, classes=classes)
+        if problem:
+            errors.append(_label_error(index, *problem))
+    return errors
+
+
 @transaction.atomic
 def feedback_record(*, prediction, labels, given_by):
-    """Store the true labels of a logged prediction (the latest word wins), recount its day."""
+    """Store the true labels of a logged prediction (the latest word wins), recount its day.
+
+    Raises InvalidInputs when a label does not fit the prediction (feedback_label_errors).
+    """
+    errors = feedback_label_errors(prediction=prediction, labels=labels)
+    if errors:
+        raise InvalidInputs(errors)
     feedback = Feedback.objects.filter(prediction=prediction).first() or Feedback(
         prediction=prediction
     )

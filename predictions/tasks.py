@@ -46,3 +46,21 @@ def run_batch_job_task(job_id):
     from predictions.batch.run import batch_job_run
 
     return batch_job_run(job_id)
+
+
+SWEEP_TIME_LIMIT_SECONDS = 60
+
+
+@shared_task(
+    name="predictions.tasks.sweep_batch_jobs_task",
+    time_limit=SWEEP_TIME_LIMIT_SECONDS,
+    soft_time_limit=SWEEP_TIME_LIMIT_SECONDS - 10,
+)
+def sweep_batch_jobs_task():
+    """Beat's sweep: send stalled or lost batch jobs to a worker again, or fail them."""
+    from predictions.batch.sweep import batch_jobs_sweep
+
+    resend = batch_jobs_sweep()
+    for job_id in resend:
+        run_batch_job_task.delay(job_id)
+    return len(resend)

@@ -1,7 +1,24 @@
-"""Check predict inputs against a version's input schema: one error per field and row."""
+"""Check predict inputs against a version's input schema: one error per field and row.
+
+Types, missing and unknown features are always errors. A number outside the schema's range
+(the training range, widened) is an error only for models that enforce ranges; otherwise it
+is served and reported in `RowCheck.out_of_range`, so monitoring sees the shift it signals.
+"""
 
 import sys
+from collections import Counter
+from dataclasses import dataclass, field
 from numbers import Real
+
+RANGE_KINDS = frozenset({"greater_than_equal", "less_than_equal"})
+
+
+@dataclass
+class RowCheck:
+    errors: list = field(default_factory=list)
+    # {feature: rows holding a value outside its range}, for values served anyway.
+    out_of_range: Counter = field(default_factory=Counter)
+    out_of_range_rows: int = 0
 
 
 def _error(row, field, message, kind):
@@ -20,11 +37,17 @@ def _fast_bounds(feature):
     )
 
 
-def validate_rows(schema, rows):
+def validate_rows(schema, rows, *, enforce_ranges=True):
     """Return a list of errors (empty when every row fits the schema)."""
+    return check_rows(schema, rows, enforce_ranges=enforce_ranges).errors
+
+
+def check_rows(schema, rows, *, enforce_ranges):
+    """Errors, and (when ranges are not enforced) the values served outside their range."""
     fields = {feature["name"]: feature for feature in schema}
     fast = {name: _fast_bounds(feature) for name, feature in fields.items()}
-    errors = []
+    check = RowCheck()
+    errors = check.errors
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
             errors.append(_error(index, None, "Each input row must be an object", "type_error"))
@@ -32,6 +55,7 @@ def validate_rows(schema, rows):
         if len(row) != len(fields) or row.keys() != fields.keys():
             for name in row.keys() - fields.keys():
                 errors.append(_error(index, name, "Unknown feature", "extra_forbidden"))
+        outside = None
         for name, feature in fields.items():
             value = row.get(name)
             bounds = fast[name]
@@ -45,9 +69,17 @@ def validate_rows(schema, rows):
                     errors.append(_error(index, name, "Value required", "missing"))
                 continue
             problem = _check_value(feature, value)
-            if problem:
-                errors.append(_error(index, name, *problem))
-    return errors
+            if problem is None:
+                continue
+            if problem[1] in RANGE_KINDS and not enforce_ranges:
+                outside = outside or []
+                outside.append(name)
+                continue
+            errors.append(_error(index, name, *problem))
+        if outside:
+            check.out_of_range.update(outside)
+            check.out_of_range_rows += 1
+    return check
 
 
 def _check_value(feature, value):

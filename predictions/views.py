@@ -14,6 +14,7 @@ from accounts.models import Role
 from accounts.roles import role_of
 from portal.http import render_page
 from predictions import history
+from predictions.csv_cells import safe_row
 from predictions.forms import HistoryFilterForm
 from predictions.models import Prediction
 
@@ -59,7 +60,7 @@ def history_page(request):
     # A row's inputs and outputs (up to a thousand rows each) load when it is opened.
     rows = (
         Prediction.objects.select_related("user")
-        .defer("inputs", "outputs", "probabilities", "error")
+        .defer("inputs", "outputs", "probabilities", "error", "out_of_range")
         .annotate(first_output=KT("outputs__0"))
     )
     form, queryset = _filtered(request, rows)
@@ -105,6 +106,27 @@ def history_detail(request, request_id):
     return render(request, "predictions/_history_detail.html", context)
 
 
+def _export_row(p, show_inputs):
+    feedback = getattr(p, "feedback", None)
+    # Request ids, usernames and arms are chosen by people: made safe for a spreadsheet.
+    return safe_row(
+        [
+            p.created_at.isoformat(),
+            p.request_id,
+            p.user.username if p.user else "",
+            p.model_name,
+            p.version_number,
+            p.arm,
+            p.rows,
+            p.latency_ms,
+            p.status,
+            json.dumps(p.inputs) if show_inputs else "",
+            json.dumps(p.outputs),
+            json.dumps(feedback.labels) if feedback else "",
+        ]
+    )
+
+
 class _Echo:
     def write(self, value):
         return value
@@ -130,23 +152,7 @@ def history_export(request):
         while True:
             items, cursor = history.page(queryset, cursor=cursor, limit=EXPORT_CHUNK)
             for p in items:
-                feedback = getattr(p, "feedback", None)
-                yield writer.writerow(
-                    [
-                        p.created_at.isoformat(),
-                        p.request_id,
-                        p.user.username if p.user else "",
-                        p.model_name,
-                        p.version_number,
-                        p.arm,
-                        p.rows,
-                        p.latency_ms,
-                        p.status,
-                        json.dumps(p.inputs) if show_inputs else "",
-                        json.dumps(p.outputs),
-                        json.dumps(feedback.labels) if feedback else "",
-                    ]
-                )
+                yield writer.writerow(_export_row(p, show_inputs))
             if cursor is None:
                 return
 

@@ -45,7 +45,7 @@ def test_predict_answers_with_the_users_arm_and_logs_it(train, user, call):
     response = call(user, request_id="exp-1")
     assert response.status_code == HTTPStatus.OK, response.content
     assert (response.json()["arm"], response.json()["version"]) == ("candidate", 2)
-    logged = Prediction.objects.get(request_id="exp-1")
+    logged = Prediction.objects.get(request_id=response.json()["request_id"])
     assert (logged.arm, logged.version_id) == ("candidate", candidate.pk)
 
 
@@ -88,10 +88,10 @@ def test_shadow_never_changes_the_response_and_is_logged(
     assert body["predictions"] == baseline["predictions"]
     assert body["probabilities"] == baseline["probabilities"]
     assert (body["version"], body["arm"]) == (1, "control")
-    copy = Prediction.objects.get(request_id="shadowed:shadow:shadow")
+    copy = Prediction.objects.get(request_id=f"{body['request_id']}:shadow:shadow")
     assert (copy.arm, copy.version_id, copy.status) == ("shadow", broken.pk, PredictionStatus.ERROR)
     assert "schema" in copy.error
-    assert Prediction.objects.get(request_id="shadowed").status == PredictionStatus.OK
+    assert Prediction.objects.get(client_request_id="shadowed").status == PredictionStatus.OK
 
 
 @pytest.fixture
@@ -111,11 +111,12 @@ def test_shadow_copies_run_off_the_request_path_on_a_worker(
 ):
     control, candidate = two_versions(train)
     ab_experiment(control, candidate, weights=(1, 0), shadow=candidate)
-    ids = [f"off-path-{i}" for i in range(5)]
-    for request_id in ids:
-        response = call(user, request_id=request_id)
+    ids = []
+    for _ in range(5):
+        response = call(user)
         assert response.status_code == HTTPStatus.OK
         assert response.json()["version"] == 1
+        ids.append(response.json()["request_id"])
     shadow_ids = [f"{request_id}:shadow:shadow" for request_id in ids]
     # Answered, and no shadow work has happened: it waits on the queue for a worker.
     assert not Prediction.objects.filter(request_id__in=shadow_ids).exists()

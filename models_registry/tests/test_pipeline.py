@@ -1,8 +1,12 @@
 """The training pipeline's stages, metrics, schema, gates, and up-front validation."""
 
+import time
+from http import HTTPStatus
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 
 from models_registry import services
 from models_registry.models import PIPELINE_STAGES, JobStatus, MLModel, Stage, TrainingJob
@@ -151,6 +155,67 @@ def test_oversized_csv_is_refused(monkeypatch):
     monkeypatch.setattr(datasets, "MAX_CSV_BYTES", 100)
     with pytest.raises(ValidationError, match="larger than"):
         datasets.read_csv(GOOD_CSV.encode(), target="price")
+
+
+# Generous: the refusal is milliseconds; reading 100,000 columns took 18 s.
+FAST_SECONDS = 5
+WIDE_REFUSED = "The CSV has 100000 columns; at most 1000"
+
+
+def wide_csv(columns=100_000, rows=25):
+    header = ",".join(f"f{i}" for i in range(columns - 1)) + ",target\n"
+    return (header + "".join("1," * (columns - 1) + f"{i % 2}\n" for i in range(rows))).encode()
+
+
+def test_a_very_wide_csv_is_refused_before_it_is_parsed():
+    raw = wide_csv()
+    started = time.monotonic()
+    with pytest.raises(ValidationError, match=WIDE_REFUSED):
+        datasets.read_csv(raw, target="target")
+    assert time.monotonic() - started < FAST_SECONDS
+
+
+def test_the_column_limit_counts_the_header_only():
+    columns = datasets.MAX_CSV_COLUMNS
+    header = ",".join(f"f{i}" for i in range(columns)).encode()
+    datasets.check_csv_head(header + b"\n" + b"1," * 5000 + b"1\n")  # data lines are pandas'
+    datasets.check_csv_head(b'"a,b",' + header[: header.rindex(b",")] + b"\n")  # quoted comma
+    with pytest.raises(ValidationError, match="has 1001 columns"):
+        datasets.check_csv_head(header + b",one_more\n")
+    with pytest.raises(ValidationError, match="header row is longer than"):
+        datasets.check_csv_head(b"x" * (datasets.HEADER_MAX_BYTES + 1))
+
+
+def test_the_train_form_and_command_refuse_a_very_wide_csv(client, admin_user, tmp_path):
+    client.force_login(admin_user)
+    started = time.monotonic()
+    response = client.post(
+        "/models/train/",
+        {
+            "model_name": "wide",
+            "dataset": "csv",
+            "estimator": "logistic_regression",
+            "target_column": "target",
+            "csv_file": SimpleUploadedFile("wide.csv", wide_csv()),
+        },
+    )
+    assert time.monotonic() - started < FAST_SECONDS
+    assert response.status_code == HTTPStatus.OK
+    assert b"The CSV has 100000 columns; at most 1000" in response.content
+    path = tmp_path / "wide.csv"
+    path.write_bytes(wide_csv())
+    with pytest.raises(CommandError, match=WIDE_REFUSED):
+        call_command(
+            "train_model",
+            "wide",
+            "--dataset",
+            str(path),
+            "--target",
+            "target",
+            "--estimator",
+            "logistic_regression",
+        )
+    assert not TrainingJob.objects.exists()
 
 
 def test_csv_types_are_detected_and_trained(db, admin_user, django_capture_on_commit_callbacks):

@@ -1,7 +1,10 @@
 """The training pipeline: load data → split → train → validate → package → register.
 
 Each stage's status, timing and error are written to the TrainingJob row as it runs, so the
-portal can show progress and a failure names the stage that broke.
+portal can show progress and a failure names the stage that broke. A run first claims its job
+(queued → running, one more attempt); every later write is conditional on that claim, so a
+second message for the same job does nothing and a run the stalled-job sweep took back
+(models_registry/training/sweep.py) can neither overwrite its successor nor register a version.
 """
 
 import logging
@@ -10,8 +13,10 @@ import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from sklearn.model_selection import train_test_split
 
@@ -28,6 +33,7 @@ from models_registry.models import (
 from models_registry.training import datasets, metrics, schema
 from models_registry.training.estimators import get_estimator
 from monitoring import metrics as portal_metrics
+from portal.heartbeat import heartbeat
 
 logger = logging.getLogger(__name__)
 TEST_SIZE = 0.25
@@ -37,19 +43,48 @@ class StageFailed(Exception):
     pass
 
 
+class Superseded(Exception):
+    """The job is no longer this run's: the sweep took it back when its heartbeat stopped."""
+
+
+def log_entry(message):
+    """One line of a job's log, stamped with the time."""
+    return f"{timezone.now():%H:%M:%S} {message}"
+
+
 class JobRecorder:
-    """Writes a job's progress; each write is its own small UPDATE so readers see it at once."""
+    """Writes one run's progress; each write is its own small UPDATE so readers see it at once.
 
-    def __init__(self, job):
+    Every write is conditional on the run still owning the job (running, this attempt) and
+    renews the heartbeat; a write that finds the job taken back raises Superseded.
+    """
+
+    def __init__(self, job, attempt):
         self.job = job
+        self.attempt = attempt
 
-    def save(self, *fields):
-        TrainingJob.objects.filter(pk=self.job.pk).update(
-            **{field: getattr(self.job, field) for field in fields}
+    def mine(self):
+        return TrainingJob.objects.filter(
+            pk=self.job.pk, status=JobStatus.RUNNING, attempts=self.attempt
         )
 
+    def save(self, *fields):
+        values = {field: getattr(self.job, field) for field in fields}
+        if not self.mine().update(heartbeat_at=timezone.now(), **values):
+            raise Superseded(self.job.pk)
+
+    def beat(self):
+        """The heartbeat thread's beat; False once the job is no longer this run's."""
+        return bool(self.mine().update(heartbeat_at=timezone.now()))
+
+    def finish(self, status):
+        """End the run as `status`; False if the job stopped being this run's first."""
+        job = self.job
+        job.status, job.finished_at = status, timezone.now()
+        return bool(self.mine().update(status=status, finished_at=job.finished_at, error=job.error))
+
     def log(self, message):
-        self.job.log.append(f"{timezone.now():%H:%M:%S} {message}")
+        self.job.log.append(log_entry(message))
         self.save("log")
 
     @contextmanager
@@ -61,6 +96,8 @@ class JobRecorder:
         started = time.perf_counter()
         try:
             yield
+        except Superseded:
+            raise  # not this stage's failure: nothing of this run may be written any more
         except Exception as exc:
             entry.update(
                 status="failed",
@@ -84,32 +121,52 @@ def _message(exc):
 
 
 def run_training(job_id):
-    """Run one job to the end; return the registered ModelVersion or None when it failed."""
+    """Run one job to the end; the registered ModelVersion, or None when it failed.
+
+    A job that is not queued (another run has it, or it finished) is left alone: the result
+    is its version if it has one, so a redelivered task answers as the first one did.
+    """
+    attempt = _claim(job_id)
+    if attempt is None:
+        if not TrainingJob.objects.filter(pk=job_id).exists():
+            logger.warning("training job %s does not exist; nothing to run", job_id)
+        return ModelVersion.objects.filter(training_job_id=job_id).first()
     job = TrainingJob.objects.get(pk=job_id)
-    if job.is_finished:
-        return getattr(job, "version", None)  # a redelivered task does nothing twice
-    recorder = JobRecorder(job)
-    job.status, job.started_at = JobStatus.RUNNING, timezone.now()
-    recorder.save("status", "started_at")
+    recorder = JobRecorder(job, attempt)
     try:
-        version = _run_stages(job, recorder)
+        with heartbeat(recorder.beat, every=settings.JOB_HEARTBEAT_SECONDS):
+            version = _run_stages(job, recorder)
+    except Superseded:
+        logger.warning("training job %s attempt %s was taken back; stopped", job.pk, attempt)
+        return None
     except StageFailed:
-        job.status = JobStatus.FAILED
         version = None
     except Exception:  # noqa: BLE001 - whatever broke, the job must end failed, not hang
-        job.status, job.error = JobStatus.FAILED, traceback.format_exc(limit=3)
-        recorder.save("error")
+        job.error = traceback.format_exc(limit=3)
         version = None
-    else:
-        job.status = JobStatus.SUCCEEDED
-    job.finished_at = timezone.now()
-    recorder.save("status", "finished_at")
-    portal_metrics.training_jobs.labels(outcome=job.status).inc()
+    status = JobStatus.FAILED if version is None else JobStatus.SUCCEEDED
+    if not recorder.finish(status):
+        logger.warning("training job %s attempt %s was taken back at its end", job.pk, attempt)
+        return None
+    portal_metrics.training_jobs.labels(outcome=status).inc()
     if version is not None and job.promote_on_success and version.can_be_promoted:
         from models_registry.services import version_promote
 
         version_promote(version=version, actor=job.created_by)
     return version
+
+
+def _claim(job_id):
+    """Take a queued job for this run in one conditional UPDATE; this run's attempt, or None."""
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = TrainingJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+            status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now
+        )
+        if not claimed:
+            return None
+        # The UPDATE's row lock lasts until commit, so this is the count it wrote.
+        return TrainingJob.objects.filter(pk=job_id).values_list("attempts", flat=True).get()
 
 
 def _run_stages(job, recorder):
@@ -167,7 +224,7 @@ def _run_stages(job, recorder):
             artifact=data_bytes,
             sha256=sha256,
         )
-        version = _register(job, data, model, candidate)
+        version = _register(job, recorder.attempt, data, model, candidate)
         recorder.log(f"registered {version} ({version.stage})")
     return version
 
@@ -188,7 +245,12 @@ class Candidate:
 
 
 @transaction.atomic
-def _register(job, data, model, candidate):
+def _register(job, attempt, data, model, candidate):
+    # First, so a run the sweep took back registers nothing: the UPDATE locks the job row
+    # until commit, and the heartbeat it renews keeps the sweep off until the run finishes.
+    owned = TrainingJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=attempt)
+    if not owned.update(heartbeat_at=timezone.now()):
+        raise Superseded(job.pk)
     if model is None:
         model, _ = MLModel.objects.get_or_create(
             name=job.model_name, defaults={"task_type": data.task_type, "owner": job.created_by}

@@ -31,6 +31,7 @@ class ColumnResult:
     score: float | None = None
     p_value: float | None = None
     psi: float | None = None
+    out_of_range: int = 0  # rows served with this feature outside the schema's range
     # {"labels", "reference" (proportions), "current" (counts)}, for the drift page's chart.
     histogram: dict = field(default_factory=dict)
 
@@ -130,5 +131,8 @@ def drift_compute(*, version, start, end, thresholds=None):
             for c, col_counts in zip(columns, counts.columns, strict=True)
         ]
         result.status = max((c.status for c in result.columns), key=SEVERITY.__getitem__)
+    outside = window.out_of_range_rows(version, start, end)
+    for column in result.columns:
+        column.out_of_range = outside.get(column.feature, 0)
     result.duration_ms = (time.monotonic() - started) * 1000
     return result

@@ -71,6 +71,24 @@ def window_rows(version, start, end):
         return int(cursor.fetchone()[0])
 
 
+def out_of_range_rows(version, start, end):
+    """{feature: rows served with it outside the schema's range} in the window, from the log.
+
+    Reads only the records the writer flagged (the `out_of_range` column), never the inputs.
+    """
+    if other := _elsewhere():
+        return other.out_of_range_rows(version, start, end)
+    sql = (
+        f"SELECT f.key, sum(f.value::bigint) FROM {TABLE} p"  # noqa: S608
+        " CROSS JOIN LATERAL jsonb_each_text(p.out_of_range) AS f"
+        f" WHERE {WINDOW_WHERE} AND p.out_of_range IS NOT NULL"
+        " AND jsonb_typeof(p.out_of_range) = 'object' GROUP BY f.key"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _window_params(version, start, end))
+        return {key: int(rows) for key, rows in cursor.fetchall()}
+
+
 def _sampled(fraction):
     # Tied to p on purpose: a qual naming no table is evaluated after the joins, i.e. after
     # every row's JSON was already parsed; this one filters records as they are scanned.

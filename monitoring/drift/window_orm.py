@@ -8,6 +8,7 @@ production's millions stay in PostgreSQL.
 import bisect
 import json
 import random
+from collections import Counter
 from itertools import zip_longest
 
 from monitoring.drift.columns import OUTPUT
@@ -52,6 +53,21 @@ def _digit(column, value):
         return column.categories.index(value) + 1
     except ValueError:
         return len(column.categories) + 1
+
+
+def out_of_range_rows(version, start, end):
+    found = Counter()
+    rows = Prediction.objects.filter(
+        version=version,
+        status=PredictionStatus.OK,
+        created_at__gte=start,
+        created_at__lt=end,
+        out_of_range__isnull=False,
+    ).values_list("out_of_range", flat=True)
+    for flagged in rows.iterator():
+        if isinstance(flagged, dict):
+            found.update({key: int(count) for key, count in flagged.items()})
+    return dict(found)
 
 
 def window_rows(version, start, end):

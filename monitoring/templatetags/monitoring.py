@@ -30,6 +30,17 @@ def get_metric(metrics, name):
 
 
 @register.filter
+def percent(ratio):
+    """0.0123 -> '1.2%'; small but non-zero shares keep a digit so they never read as 0%."""
+    if ratio is None:
+        return ""
+    share = ratio * 100
+    if 0 < share < 0.1:
+        return "<0.1%"
+    return f"{share:.1f}%" if share < 10 else f"{share:.0f}%"
+
+
+@register.filter
 def bytes_human(value):
     if value is None:
         return "unknown"

@@ -52,6 +52,7 @@ PROMTOOL_TIMEOUT = 60
 STARTUP_TIMEOUT = 60
 SCRAPE_TIMEOUT = 60
 GUNICORN_WORKERS = 2
+METRICS_SECRET = "shipped-config-metrics-secret"
 
 # Metrics of the exporters the shipped config scrapes, as the dashboard and alerts use them.
 # Only names some query uses belong here (a test checks), so the list cannot rot into a
@@ -261,8 +262,11 @@ def test_dashboard_and_alerts_name_only_real_metrics(exposed_names):
 
 
 # ---------------------------------------------------------------- a real Prometheus
-def render_config(directory, targets, *, default_target, interval="1s"):
-    """The shipped config with `targets` per job, others at `default_target`, scraping fast."""
+def render_config(directory, targets, *, default_target, credentials, interval="1s"):
+    """The shipped config with `targets` per job, others at `default_target`, scraping fast.
+
+    Jobs that send the metrics bearer secret read it from the file `credentials`.
+    """
     config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
     config["global"].update(
         scrape_interval=interval, evaluation_interval=interval, scrape_timeout=interval
@@ -271,6 +275,8 @@ def render_config(directory, targets, *, default_target, interval="1s"):
     for job in config["scrape_configs"]:
         (static,) = job["static_configs"]
         static["targets"] = [targets.get(job["job_name"], default_target)]
+        if "authorization" in job:
+            job["authorization"]["credentials_file"] = str(credentials)
     path = Path(directory) / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -312,6 +318,9 @@ def test_prometheus_scrapes_the_portal_and_loads_the_alerts(
     portal_port, celery_port, prometheus_port = free_port(), free_port(), free_port()
     portal = f"http://127.0.0.1:{portal_port}"
     api = PrometheusApi(f"http://127.0.0.1:{prometheus_port}")
+    # The portal and the worker ask for a metrics secret, as production should.
+    credentials = tmp_path / "metrics-token"
+    credentials.write_text(f"{METRICS_SECRET}\n")
     config = render_config(
         tmp_path,
         {
@@ -320,8 +329,9 @@ def test_prometheus_scrapes_the_portal_and_loads_the_alerts(
             "prometheus": f"127.0.0.1:{prometheus_port}",
         },
         default_target=f"127.0.0.1:{free_port()}",  # exporters: nothing there, just down
+        credentials=credentials,
     )
-    env = child_env(MEDIA_ROOT=settings.MEDIA_ROOT)
+    env = child_env(MEDIA_ROOT=settings.MEDIA_ROOT, METRICS_BEARER_TOKEN=METRICS_SECRET)
     gunicorn_env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "gunicorn-metrics")}
     gunicorn_cmd = gunicorn_args(portal_port, workers=GUNICORN_WORKERS)
     prometheus_cmd = [
@@ -383,6 +393,8 @@ def test_prometheus_scrapes_the_portal_and_loads_the_alerts(
                 process=worker,
             )
             assert api.query('up{job="portal"} == 1')
+            refused = httpx.get(f"{portal}/metrics", timeout=10)
+            assert refused.status_code == HTTPStatus.UNAUTHORIZED  # the secret is what let it in
 
             loaded = {
                 rule["name"]

@@ -139,3 +139,38 @@ def test_nginx_proxies_to_gunicorn_and_keeps_metrics_internal(transactional_db, 
             print(f"--- nginx errors\n{log_tail(tmp_path / 'error.log')}")
             print(f"--- gunicorn\n{log_tail(gunicorn_log)}")
             raise
+
+
+@pytest.mark.integration
+def test_what_nginx_refuses_under_api_is_json(tmp_path):
+    # No gunicorn behind it: every /api/ call is nginx's own answer (unavailable, then limited).
+    http_port, https_port, status_port = (free_port() for _ in range(3))
+    main = render(
+        tmp_path,
+        upstream=f"127.0.0.1:{free_port()}",
+        http_port=http_port,
+        https_port=https_port,
+        status_port=status_port,
+    )
+    with running(
+        nginx_args(main, tmp_path), env=child_env(), log_path=tmp_path / "nginx.log"
+    ) as nginx:
+        url = f"https://127.0.0.1:{https_port}/api/v1/models"
+        with httpx.Client(verify=False, timeout=10) as client:
+
+            def answers():
+                try:
+                    return client.get(url)
+                except httpx.HTTPError:
+                    return None
+
+            wait_until(lambda: answers() is not None, what="nginx", process=nginx)
+            statuses = {}
+            for _ in range(80):  # past the burst of 40 at 20 a second
+                response = answers()
+                statuses.setdefault(response.status_code, response)
+        for status in (HTTPStatus.SERVICE_UNAVAILABLE, HTTPStatus.TOO_MANY_REQUESTS):
+            response = statuses[status]
+            assert response.headers["content-type"] == "application/json"
+            assert response.json()["detail"]
+            assert response.headers["retry-after"]

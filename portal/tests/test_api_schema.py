@@ -1,7 +1,7 @@
 """Property-based run of every API route against its own OpenAPI document (schemathesis).
 
-Valid and invalid data alike must never produce a server error, and every documented
-response must match its schema.
+Valid and invalid data alike must never produce a server error, every status a route answers
+must be documented for it, and every documented response must match its schema.
 """
 
 import pytest
@@ -16,6 +16,7 @@ from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
+    status_code_conformance,
 )
 
 from accounts.models import TokenScope
@@ -25,6 +26,7 @@ from models_registry import services as registry
 MAX_EXAMPLES = 40
 CHECKS = [
     not_a_server_error,
+    status_code_conformance,
     response_schema_conformance,
     content_type_conformance,
     response_headers_conformance,

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from portal import config
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 ENV_EXAMPLE = BASE_DIR / ".env.example"
 GOOD_SECRET = "k3P9x-vQ2mZr7TnW4yLb8sHd1cFg6jKa0eRuIoXpNtMq5VwB2zCy"
@@ -24,6 +26,7 @@ PRODUCTION_ENV = {
 # The test run's own settings must not leak into the production process under test.
 TEST_ONLY_ENV = (
     "CACHE_URL",
+    "PREDICTION_LOG_BUFFER_URL",
     "CELERY_TASK_ALWAYS_EAGER",
     "CELERY_RESULT_BACKEND",
     "DJANGO_ALLOW_ASYNC_UNSAFE",
@@ -118,6 +121,44 @@ def test_every_variable_is_documented_in_env_example():
         used |= set(re.findall(r"""environ\.get\(\s*"([A-Z0-9_]+)\"""", source.read_text()))
     assert used, "found no variables: the pattern is stale"
     assert used - documented == set()
+
+
+@pytest.mark.parametrize(
+    ("broker", "cache"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/1"),
+        ("redis://127.0.0.1:6379/15", "redis://127.0.0.1:6379/14"),
+        ("redis://h:6380?db=4", "redis://h:6380/5"),
+        ("rediss://:pw@h:6380/2?ssl_cert_reqs=none", "rediss://:pw@h:6380/3?ssl_cert_reqs=none"),
+        ("amqp://guest@h//", ""),
+    ],
+)
+def test_the_cache_defaults_to_another_database_than_the_brokers(broker, cache):
+    assert config.redis_sibling_url(broker) == cache
+
+
+def test_by_default_the_log_buffer_and_the_cache_use_different_databases():
+    show = (
+        "from django.conf import settings as s; "
+        "print(s.CACHES['default']['LOCATION'], s.PREDICTION_LOG_BUFFER_URL)"
+    )
+    result = manage("shell", "--no-imports", "-c", show, env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["redis://127.0.0.1:6379/1", "redis://127.0.0.1:6379/0"]
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"CACHE_URL": "redis://localhost:6379"},  # the broker's database 0, by another name
+        {"PREDICTION_LOG_BUFFER_URL": "redis://127.0.0.1:6379/1"},  # the cache's default
+    ],
+)
+def test_production_refuses_a_cache_in_the_log_buffers_database(override):
+    result = manage("check", env={**PRODUCTION_ENV, **override})
+    assert result.returncode == 78
+    assert "name the same Redis database" in result.stderr
+    assert "clearing the cache (FLUSHDB) would delete buffered" in result.stderr
 
 
 def test_missing_metrics_directory_is_created(tmp_path):

@@ -7,23 +7,32 @@ Checks run vectorised over the whole chunk; only rows they flag go through the p
 validator (predictions.validation), so the messages are exactly those of the predict API.
 """
 
+import csv
+import io
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from predictions.csv_cells import safe_cell, safe_row
 from predictions.validation import validate_rows
 
 PREDICTION_COLUMN = "prediction"
 PROBABILITY_PREFIX = "probability_"
 ERROR_COLUMN = "error"
+RANGE_KEYS = ("min", "max")
 
 
 @dataclass
 class ChunkResult:
-    tails: list  # per row: [prediction, *probabilities, error], what follows its input fields
+    # Per row: [prediction, *probabilities, error], what follows its input fields in the
+    # result CSV, text cells already made spreadsheet-safe (predictions.csv_cells).
+    tails: list
     failed: int = 0
     errors: list = field(default_factory=list)  # [{"row", "field", "message"}]
+    # {feature: rows served with it outside its range} (models that do not enforce ranges).
+    out_of_range: Counter = field(default_factory=Counter)
 
 
 def classes_of(predictor):
@@ -119,9 +128,38 @@ def row_problems(schema, positions, rows):
     return {p: messages or [(None, "Invalid row")] for p, messages in found.items()}
 
 
+def checked_schema(version):
+    """The schema rows are held to: its ranges dropped unless the model enforces them."""
+    if version.model.enforce_input_ranges:
+        return version.input_schema
+    return [{k: v for k, v in f.items() if k not in RANGE_KEYS} for f in version.input_schema]
+
+
+def count_out_of_range(result, version, values, good):
+    """Note in `result` the good rows served with a value outside its feature's range.
+
+    Only for models that do not enforce ranges (the others refused such rows already).
+    """
+    if version.model.enforce_input_ranges:
+        return result
+    for feature in version.input_schema:
+        low, high = feature.get("min"), feature.get("max")
+        if feature["type"] == "category" or (low is None and high is None):
+            continue
+        array = np.asarray(values[feature["name"]], dtype=np.float64)[good]
+        outside = np.zeros(len(array), dtype=bool)
+        if low is not None:
+            outside |= array < low
+        if high is not None:
+            outside |= array > high
+        if count := int(outside.sum()):
+            result.out_of_range[feature["name"]] += count
+    return result
+
+
 def score_chunk(rows, *, header, version, predictor, first_row):
     """Validate and predict a chunk of raw CSV rows; `first_row` numbers its first row."""
-    schema = version.input_schema
+    schema = checked_schema(version)
     width = len(header)
     problems = {}  # position -> [(field, message)]
     for position, row in enumerate(rows):
@@ -137,7 +175,20 @@ def score_chunk(rows, *, header, version, predictor, first_row):
     )
     good = np.ones(len(rows), dtype=bool)
     good[list(problems)] = False
-    return _result(frame, values, good, problems, version, predictor, first_row)
+    result = _result(frame, values, good, problems, version, predictor, first_row)
+    return count_out_of_range(result, version, values, good)
+
+
+def result_lines(rows, result):
+    """The result CSV lines of a chunk scored by score_chunk: each row's cells, then its tail.
+
+    Input cells are echoed spreadsheet-safe, as predictions.batch.plain echoes its lines.
+    """
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(
+        safe_row(row) + tail for row, tail in zip(rows, result.tails, strict=True)
+    )
+    return text.getvalue()
 
 
 def _result(frame, values, good, problems, version, predictor, first_row):
@@ -167,7 +218,9 @@ def chunk_result(features, good, problems, predictor, first_row):
         errors.extend(
             {"row": first_row + int(position), "field": f, "message": m} for f, m in found
         )
+    # Class labels and messages (which quote feature names) are written to CSV: made safe here.
     tails = [
-        [predictions[i], *(probabilities[i] or empty), messages.get(i, "")] for i in range(rows)
+        [safe_cell(predictions[i]), *(probabilities[i] or empty), safe_cell(messages.get(i, ""))]
+        for i in range(rows)
     ]
     return ChunkResult(tails=tails, failed=len(problems), errors=errors)

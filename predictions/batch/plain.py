@@ -2,10 +2,11 @@
 
 A file without quotes, whose every data line has the header's number of fields, can be cut
 into lines and parsed by pandas' C reader, and the input part of each result line is the
-input line itself. Anything else goes through predictions.batch.frames, row by row: quoted
-fields, ragged lines, and any value the checks here could not report exactly as that path
-does (text where a number belongs, `nan`, `inf`), in which case the whole file starts again
-there. Both paths lay out results with frames.chunk_result, so their output is the same.
+input line itself (a quote put before any cell a spreadsheet could run as a formula, as the
+row-by-row path writes it). Anything else goes through predictions.batch.frames, row by row:
+quoted fields, ragged lines, and any value the checks here could not report exactly as that
+path does (text where a number belongs, `nan`, `inf`), in which case the whole file starts
+again there. Both paths lay out results with frames.chunk_result, so their output is the same.
 """
 
 import csv
@@ -14,7 +15,14 @@ import io
 import numpy as np
 import pandas as pd
 
-from predictions.batch.frames import chunk_result, feature_columns, row_problems
+from predictions.batch.frames import (
+    checked_schema,
+    chunk_result,
+    count_out_of_range,
+    feature_columns,
+    row_problems,
+)
+from predictions.csv_cells import safe_lines
 
 
 class NotPlain(Exception):
@@ -69,7 +77,7 @@ def _check(feature, column):
 
 def score_plain(lines, *, header, version, predictor, first_row):
     """Score a chunk of plain lines; (result text, ChunkResult). Raises NotPlain."""
-    schema = version.input_schema
+    schema = checked_schema(version)
     frame = _parse(lines, header, schema)
     values, flagged = feature_columns(schema, frame, _check)
     positions = np.flatnonzero(flagged).tolist()
@@ -77,12 +85,14 @@ def score_plain(lines, *, header, version, predictor, first_row):
     good = ~flagged
     features = pd.DataFrame({f["name"]: values[f["name"]][good] for f in schema})
     result = chunk_result(features.reset_index(drop=True), good, problems, predictor, first_row)
+    count_out_of_range(result, version, values, good)
     tails = io.StringIO()
     csv.writer(tails, lineterminator="\n").writerows(result.tails)
     tails = tails.getvalue().split("\n")[:-1]
     if len(tails) != len(lines):
         raise NotPlain("a class label holds a line break")  # quoted over two lines
-    return "".join(f"{line},{tail}\n" for line, tail in zip(lines, tails, strict=True)), result
+    echoed = safe_lines(lines)  # as the row-by-row path writes each cell
+    return "".join(f"{line},{tail}\n" for line, tail in zip(echoed, tails, strict=True)), result
 
 
 def _row(schema, values, position):

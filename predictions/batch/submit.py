@@ -76,12 +76,16 @@ def quota_refund(job, rows):
 
 @transaction.atomic
 def batch_job_fail(job, *, error, attempt=None):
-    """Mark an unfinished job failed and refund all its rows (no result is delivered)."""
+    """Mark an unfinished job failed and refund all its rows (no result is delivered).
+
+    `attempt` is the run failing it: only while that run still has the job, so a run the
+    sweep took back cannot fail the job queued again for its successor.
+    """
     unfinished = BatchJob.objects.filter(pk=job.pk).exclude(
         status__in=[BatchJobStatus.SUCCEEDED, BatchJobStatus.FAILED]
     )
     if attempt is not None:
-        unfinished = unfinished.filter(attempts=attempt)
+        unfinished = unfinished.filter(attempts=attempt, status=BatchJobStatus.RUNNING)
     failed = unfinished.update(
         status=BatchJobStatus.FAILED, error=error[:2000], finished_at=timezone.now()
     )

@@ -206,7 +206,7 @@ def test_size_limits_hold_for_every_way_in(served, client, token, settings):
     ("body", "content_type", "status"),
     [
         ('{"rows": []}', "application/json", HTTPStatus.UNPROCESSABLE_ENTITY),
-        ('{"rows": [', "application/json", HTTPStatus.UNPROCESSABLE_ENTITY),
+        ('{"rows": [', "application/json", HTTPStatus.BAD_REQUEST),
         ('{"rows": [{"colour": 1}]}', "application/json", HTTPStatus.UNPROCESSABLE_ENTITY),
         ("5.1,3.5,1.4,0.2", "text/plain", HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
     ],

@@ -10,7 +10,7 @@ from models_registry.models import TaskType
 from models_registry.predictor import predictor_build
 from models_registry.tests.test_predictor import fit, shop
 from models_registry.training.schema import infer_input_schema
-from predictions.batch.frames import score_chunk
+from predictions.batch.frames import result_lines, score_chunk
 from predictions.batch.plain import NotPlain, score_plain
 from predictions.batch.upload import check_columns, plain_lines
 
@@ -22,8 +22,18 @@ def model():
     X, _, label = shop()
     schema = infer_input_schema(X)
     pipeline = fit("logistic_regression", X, label, TaskType.CLASSIFICATION)
-    version = SimpleNamespace(input_schema=schema)  # what the scorers read of a version
+    # What the scorers read of a version; ranges enforced, so the range messages compare too.
+    version = SimpleNamespace(input_schema=schema, model=SimpleNamespace(enforce_input_ranges=True))
     return version, predictor_build(pipeline, schema=schema, output_classes=["high", "low"])
+
+
+@pytest.fixture
+def lenient(model):
+    """The same model, serving values outside its ranges (the default)."""
+    version, predictor = model
+    return SimpleNamespace(
+        **{**vars(version), "model": SimpleNamespace(enforce_input_ranges=False)}
+    ), predictor
 
 
 def _both(model, text):
@@ -38,11 +48,8 @@ def _both(model, text):
     slow_result = score_chunk(
         rows, header=header, version=version, predictor=predictor, first_row=1
     )
-    slow = io.StringIO()
-    csv.writer(slow, lineterminator="\n").writerows(
-        row + tail for row, tail in zip(rows, slow_result.tails, strict=True)
-    )
-    return fast, slow.getvalue(), fast_result.errors, slow_result.errors
+    slow = result_lines(rows, slow_result)
+    return fast, slow, fast_result.errors, slow_result.errors
 
 
 def test_a_clean_file_comes_out_the_same_both_ways(model):
@@ -51,6 +58,23 @@ def test_a_clean_file_comes_out_the_same_both_ways(model):
     assert fast == slow
     assert fast_errors == slow_errors == []
     assert fast.splitlines()[0].startswith("10.5,0,0.0,web,")
+
+
+def test_out_of_range_rows_are_served_and_counted_the_same_both_ways(lenient):
+    lines = ["80.5,3,0.2,web", "-5000,3,0.2,web", "80.5,-40,0.2,app", "-5000,-40,0.2,store"]
+    version, predictor = lenient
+    header, plain = plain_lines((HEADER + "\n" + "\n".join(lines) + "\n").encode())
+    header = check_columns(header, version.input_schema)
+    fast, fast_result = score_plain(
+        plain, header=header, version=version, predictor=predictor, first_row=1
+    )
+    rows = list(csv.reader(io.StringIO("\n".join(plain))))
+    slow_result = score_chunk(
+        rows, header=header, version=version, predictor=predictor, first_row=1
+    )
+    assert fast == result_lines(rows, slow_result)
+    assert fast_result.errors == slow_result.errors == []
+    assert fast_result.out_of_range == slow_result.out_of_range == {"basket": 2, "visits": 2}
 
 
 def test_flagged_rows_get_the_same_messages_both_ways(model):

@@ -39,6 +39,14 @@ def served(train):
 
 
 @pytest.fixture
+def enforcing(served):
+    """The model refuses values outside the schema's ranges (off by default)."""
+    served.model.enforce_input_ranges = True
+    served.model.save()
+    return served
+
+
+@pytest.fixture
 def make_job(served, user):
     def make(body, rows):
         quota = quota_reserve(user=user, kind=QuotaKind.PREDICTION_ROWS, units=rows)
@@ -66,7 +74,7 @@ def _rows_counted(status):
     return REGISTRY.get_sample_value("portal_batch_job_rows_total", labels) or 0
 
 
-def test_every_kind_of_bad_row_is_reported_across_chunks(make_job, user, monkeypatch):
+def test_every_kind_of_bad_row_is_reported_across_chunks(make_job, user, enforcing, monkeypatch):
     monkeypatch.setattr(run, "CHUNK_ROWS", 3)  # several chunks; row numbers run on across them
     predicted, invalid = _rows_counted("predicted"), _rows_counted("invalid")
     bad = list(BAD_ROWS)
@@ -89,7 +97,7 @@ def test_every_kind_of_bad_row_is_reported_across_chunks(make_job, user, monkeyp
     assert _rows_counted("invalid") - invalid == 8
 
 
-def test_a_plain_file_never_takes_the_row_by_row_path(make_job, monkeypatch):
+def test_a_plain_file_never_takes_the_row_by_row_path(make_job, enforcing, monkeypatch):
     monkeypatch.setattr(run, "CHUNK_ROWS", 4)
 
     def row_by_row(*args, **kwargs):

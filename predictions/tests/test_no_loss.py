@@ -110,7 +110,7 @@ def test_broker_down_falls_back_to_a_direct_insert(client, user, train, publishi
     response = _predict(client, token, "dead-broker-1")
     assert response.status_code == HTTPStatus.OK
     assert time.monotonic() - started < 5  # a bounded attempt, never a hang
-    assert Prediction.objects.filter(request_id="dead-broker-1").count() == 1
+    assert Prediction.objects.filter(client_request_id="dead-broker-1").count() == 1
 
 
 def test_a_record_delivered_twice_is_written_once(db, user, train, publishing, settings):
@@ -144,13 +144,33 @@ def test_logs_are_written_in_batches_by_a_real_worker(
     ids = [f"worker-{i}" for i in range(20)]
     for request_id in ids:
         assert _predict(client, token, request_id).status_code == HTTPStatus.OK
-    logged = Prediction.objects.filter(request_id__in=ids)
+    logged = Prediction.objects.filter(client_request_id__in=ids)
     assert not logged.exists()  # off the request path
     assert logbook.backlog() == len(ids)
     env = child_env(CELERY_TASK_DEFAULT_QUEUE=queue)
     with running(celery_worker_args(queue), env=env, log_path=tmp_path / "worker.log"):
         _wait_for(logged, len(ids), timeout=60)
-    assert sorted(logged.values_list("request_id", flat=True)) == sorted(ids)
+    assert sorted(logged.values_list("client_request_id", flat=True)) == sorted(ids)
+    assert logbook.backlog() == 0
+
+
+def test_a_repeated_x_request_id_is_logged_each_time_by_a_real_worker(
+    client, user, train, publishing, settings, tmp_path
+):
+    registry.version_promote(version=train())
+    _, token = make_token(user, scope=TokenScope.PREDICT)
+    queue = f"dup-{uuid.uuid4().hex[:8]}"
+    publishing(settings.CELERY_BROKER_URL, queue=queue)
+    responses = [_predict(client, token, "same-id") for _ in range(3)]
+    assert [r.status_code for r in responses] == [HTTPStatus.OK] * 3
+    assert logbook.backlog() == len(responses)  # buffered, not written inline
+    logged = Prediction.objects.filter(client_request_id="same-id")
+    env = child_env(CELERY_TASK_DEFAULT_QUEUE=queue)
+    with running(celery_worker_args(queue), env=env, log_path=tmp_path / "worker.log"):
+        _wait_for(logged, len(responses), timeout=60)
+    assert sorted(logged.values_list("request_id", flat=True)) == sorted(
+        r.json()["request_id"] for r in responses
+    )
     assert logbook.backlog() == 0
 
 

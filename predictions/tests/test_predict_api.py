@@ -13,6 +13,7 @@ from accounts.tests.factories import make_token
 from models_registry import services as registry
 from models_registry.models import MLModel
 from predictions.models import Prediction
+from predictions.validation import RANGE_KINDS
 
 ROW = {
     "sepal_length_(cm)": 5.1,
@@ -54,12 +55,14 @@ def test_predicts_with_probabilities_and_logs_once(served, call):
     assert response.status_code == HTTPStatus.OK, response.content
     body = response.json()
     assert body["model"] == "iris-model"
-    assert (body["version"], body["arm"], body["request_id"]) == (1, None, "req-1")
+    assert (body["version"], body["arm"]) == (1, None)
+    assert response["X-Request-ID"] == "req-1"
     assert body["predictions"] == ["setosa", "virginica"]
     assert len(body["probabilities"]) == 2
     assert sum(body["probabilities"][0]) == pytest.approx(1, abs=1e-4)
     assert response["X-Quota-Remaining"] == str(int(response["X-Quota-Limit"]) - 2)
-    logged = Prediction.objects.get(request_id="req-1")  # eager in tests: written inline
+    logged = Prediction.objects.get(request_id=body["request_id"])  # eager: written inline
+    assert logged.client_request_id == "req-1"
     assert (logged.rows, logged.outputs, logged.version_number) == (2, body["predictions"], 1)
 
 
@@ -87,6 +90,9 @@ def test_regression_has_no_probabilities(train, call):
     ],
 )
 def test_bad_rows_are_422_per_field_and_row(served, call, row, field, kind):
+    if kind in RANGE_KINDS:  # ranges are refused only where the model says so
+        served.model.enforce_input_ranges = True
+        served.model.save()
     response = call({"inputs": [ROW, row]})
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
     assert response.json()["detail"] == [
@@ -169,7 +175,7 @@ def test_a_model_failure_is_a_logged_500_and_refunds_the_quota(served, call, mon
     response = call({"inputs": [ROW, ROW]}, HTTP_X_REQUEST_ID="req-broken")
     assert response.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
     assert "failed" in response.json()["detail"]
-    logged = Prediction.objects.get(request_id="req-broken")
+    logged = Prediction.objects.get(client_request_id="req-broken")
     assert (logged.status, logged.outputs) == ("error", [])
     assert "corrupt tree" in logged.error
     monkeypatch.undo()

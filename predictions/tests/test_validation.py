@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from predictions.validation import validate_rows
+from predictions.validation import check_rows, validate_rows
 
 SCHEMA = [
     {"name": "bounded", "type": "number", "min": 0.0, "max": 10.0},
@@ -40,4 +40,34 @@ def test_extra_and_missing_features_with_the_right_count():
     assert sorted((e["loc"][-1], e["type"]) for e in errors) == [
         ("colour", "extra_forbidden"),
         ("count", "missing"),
+    ]
+
+
+def test_out_of_range_values_are_served_and_counted_unless_ranges_are_enforced():
+    rows = [
+        {**GOOD, "bounded": 10.5},  # above the range
+        {**GOOD, "bounded": -1.0, "count": 9},  # two features outside it in one row
+        GOOD,
+    ]
+    served = check_rows(SCHEMA, rows, enforce_ranges=False)
+    assert served.errors == []
+    assert served.out_of_range == {"bounded": 2, "count": 1}
+    assert served.out_of_range_rows == 2
+
+    enforced = check_rows(SCHEMA, rows, enforce_ranges=True)
+    assert [(e["loc"][2], e["loc"][3], e["type"]) for e in enforced.errors] == [
+        (0, "bounded", "less_than_equal"),
+        (1, "bounded", "greater_than_equal"),
+        (1, "count", "less_than_equal"),
+    ]
+    assert enforced.out_of_range_rows == 0
+
+
+def test_ranges_off_still_refuses_wrong_types_and_non_finite_numbers():
+    rows = [{**GOOD, "bounded": "ten"}, {**GOOD, "open": math.inf}, {**GOOD, "count": 2.5}]
+    errors = check_rows(SCHEMA, rows, enforce_ranges=False).errors
+    assert [(e["loc"][3], e["type"]) for e in errors] == [
+        ("bounded", "number_type"),
+        ("open", "finite_number"),
+        ("count", "int_type"),
     ]
