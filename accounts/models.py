@@ -157,6 +157,12 @@ class UserQuota(models.Model):
     )
     prediction_rows_per_day = models.PositiveIntegerField(null=True, blank=True)
     llm_tokens_per_day = models.PositiveIntegerField(null=True, blank=True)
+    # The LLM proxy's finer limits; empty means none (only the daily token quota applies).
+    llm_requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    llm_tokens_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    llm_monthly_budget_usd = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

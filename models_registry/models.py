@@ -198,7 +198,7 @@ class TrainingJob(models.Model):
         return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
-# Experiments live in their own module; imported here so Django registers their models.
+# Experiments and LLM routes live in their own modules; imported so Django registers them.
 from models_registry.experiments.models import (  # noqa: E402
     ABAssignment,
     Arm,
@@ -206,6 +206,13 @@ from models_registry.experiments.models import (  # noqa: E402
     Experiment,
     ExperimentKind,
     ExperimentStatus,
+)
+from models_registry.llm.models import (  # noqa: E402
+    LLMDeployment,
+    LLMProvider,
+    LLMRoute,
+    ProviderKind,
+    RouteStrategy,
 )
 
 __all__ = [
@@ -216,8 +223,13 @@ __all__ = [
     "ExperimentKind",
     "ExperimentStatus",
     "JobStatus",
+    "LLMDeployment",
+    "LLMProvider",
+    "LLMRoute",
     "MLModel",
     "ModelVersion",
+    "ProviderKind",
+    "RouteStrategy",
     "Stage",
     "TaskType",
     "TrainingJob",

@@ -209,3 +209,18 @@ class BatchJob(models.Model):
             return None
         end = self.finished_at or timezone.now()
         return round((end - self.started_at).total_seconds(), 3)
+
+
+# The LLM proxy's call log lives with the proxy; imported here so Django registers it.
+from predictions.proxy.models import LLMCall, LLMCallStatus, LLMEndpoint  # noqa: E402
+
+__all__ = [
+    "BatchJob",
+    "BatchJobStatus",
+    "Feedback",
+    "LLMCall",
+    "LLMCallStatus",
+    "LLMEndpoint",
+    "Prediction",
+    "PredictionStatus",
+]
