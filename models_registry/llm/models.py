@@ -124,9 +124,7 @@ class LLMDeployment(models.Model):
     """One upstream model behind a route, on one provider, with its price."""
 
     route = models.ForeignKey(LLMRoute, on_delete=models.CASCADE, related_name="deployments")
-    provider = models.ForeignKey(
-        LLMProvider, on_delete=models.PROTECT, related_name="deployments"
-    )
+    provider = models.ForeignKey(LLMProvider, on_delete=models.PROTECT, related_name="deployments")
     model = models.CharField(max_length=200, help_text="The upstream model name.")
     position = models.PositiveSmallIntegerField(default=0, help_text="Order for 'priority'.")
     weight = models.PositiveIntegerField(default=1, help_text="Share for 'weighted'.")
